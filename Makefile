@@ -22,6 +22,7 @@ FUZZ     ?= 0
 V        ?= 0
 MOD      ?=
 FUZZ_SECONDS ?= 20
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Libraries every module may use; --as-needed keeps each binary's NEEDED list honest.
 PKGS      := libuv libsodium libmnl jansson libcurl libcrypto zlib sqlite3 libmicrohttpd
@@ -177,11 +178,11 @@ lab: all
 
 check: deps
 	$(Q)rm -f $(BUILD)/results
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
 	$(Q)RESULTS=$(abspath $(BUILD))/results $(MAKE) --no-print-directory unit || true
-	$(Q)$(MAKE) --no-print-directory SANITIZE=1 BUILD=$(BUILD)/asan all
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=1 BUILD=$(BUILD)/asan all
 	$(Q)RESULTS=$(abspath $(BUILD))/results STAGE=asan $(MAKE) --no-print-directory SANITIZE=1 BUILD=$(BUILD)/asan unit || true
-	$(Q)$(MAKE) --no-print-directory fuzz
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) fuzz
 	$(Q)RESULTS=$(abspath $(BUILD))/results tests/run fuzz $(BUILD)/fuzzbuild/fuzz $(FUZZ_SECONDS) || true
 	$(Q)RESULTS=$(abspath $(BUILD))/results tests/run lab $(BUILD) || true
 	$(Q)tests/run summary $(BUILD)/results
