@@ -205,7 +205,10 @@ struct stun_msg {
 	uint32_t mi_off;	/* MESSAGE-INTEGRITY */
 	uint32_t mi256_off;	/* MESSAGE-INTEGRITY-SHA256 */
 	uint32_t fp_off;	/* FINGERPRINT (already verified by parse) */
-	/* On -STUN_EBADATTR: the offending attribute's type. */
+	/*
+	 * The offending attribute's type: on -STUN_EBADATTR stun_msg_parse
+	 * writes this one field (and nothing else) of *out.
+	 */
 	uint16_t bad_attr;
 	/* On -STUN_EUNKNOWN: the unknown comprehension-required types. */
 	uint16_t unknown_count; /* how many of unknown[] are set */
@@ -220,7 +223,8 @@ struct stun_msg {
  * present. Does not check MESSAGE-INTEGRITY: that needs a key, see
  * stun_msg_check_integrity*.
  * Returns 0, or -STUN_E* (enum stun_parse_error). *out is written on 0, and
- * on -STUN_EUNKNOWN; on any other error it is left as it was.
+ * on -STUN_EUNKNOWN; on -STUN_EBADATTR only out->bad_attr is written; on any
+ * other error *out is left as it was.
  * *out borrows buf.
  */
 int stun_msg_parse(struct stun_msg *out, const uint8_t *buf, size_t len);
@@ -346,7 +350,8 @@ int stun_msg_check_fingerprint(const struct stun_msg *msg);
  * give the strings already prepared; plain ASCII needs nothing).
  * MD5(username ":" realm ":" password) into out[16], and
  * SHA-256(username ":" realm ":" password) into out[32].
- * The caller wipes out[] when done. Returns 0 or -EIO.
+ * The caller wipes out[] when done. Returns 0, -EINVAL (a NULL string),
+ * -ENOMEM or -EIO (libcrypto failed).
  */
 int stun_long_term_key(const char *username, const char *realm,
 		       const char *password,
@@ -354,7 +359,7 @@ int stun_long_term_key(const char *username, const char *realm,
 int stun_long_term_key_sha256(const char *username, const char *realm,
 			      const char *password,
 			      uint8_t out[STUN_LONG_TERM_KEY_SHA256_LEN]);
-/* USERHASH = SHA-256(username ":" realm), RFC 8489 §14.4. 0 or -EIO. */
+/* USERHASH = SHA-256(username ":" realm), RFC 8489 §14.4. As above. */
 int stun_userhash(const char *username, const char *realm,
 		  uint8_t out[STUN_USERHASH_LEN]);
 
