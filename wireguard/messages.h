@@ -30,6 +30,23 @@ enum {
 	WG_DATA_PAD = 16,	 /* plaintext padded to a multiple (§5.4.6) */
 };
 
+/* The protocol's timing and counting constants (WireGuard §6.1, §6.4). */
+enum wg_protocol_const {
+	REKEY_AFTER_TIME_MS = 120 * 1000,
+	REJECT_AFTER_TIME_MS = 180 * 1000,
+	REKEY_ATTEMPT_TIME_MS = 90 * 1000,
+	REKEY_TIMEOUT_MS = 5 * 1000,
+	REKEY_TIMEOUT_JITTER_MAX_MS = 334, /* as the reference implementation */
+	KEEPALIVE_TIMEOUT_MS = 10 * 1000,
+	MAX_TIMER_HANDSHAKES = 90 / 5, /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT */
+};
+/* 64-bit counts cannot be enum constants in C11 */
+#define REKEY_AFTER_MESSAGES (1ULL << 60)
+/* the window's worth below 2^64, so a counter can never wrap (§6.4) */
+#define REJECT_AFTER_MESSAGES (UINT64_MAX - WG_REPLAY_WINDOW - 1)
+#define WG_REPLAY_BITS_TOTAL 8192
+#define WG_REPLAY_WINDOW (WG_REPLAY_BITS_TOTAL - 64)
+
 struct wg_msg_macs {
 	uint8_t mac1[16];
 	uint8_t mac2[16];
