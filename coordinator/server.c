@@ -1037,7 +1037,8 @@ static void *housekeeping_thread(void *arg)
 
 /* ---------------------------------------------------------------- life */
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 

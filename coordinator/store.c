@@ -870,8 +870,8 @@ static int remove_locked(struct coord_store *s, uint64_t id, uint64_t now)
 {
 	static const char *const sqls[] = {
 		"DELETE FROM signals WHERE to_id = ?1 OR from_id = ?1",
-		"UPDATE slots SET node_id = NULL, released = ?2 "
-		"WHERE node_id = ?1",
+		("UPDATE slots SET node_id = NULL, released = ?2 "
+		 "WHERE node_id = ?1"),
 		"DELETE FROM nodes WHERE id = ?1",
 	};
 	int ret = 0;
