@@ -25,16 +25,17 @@
 #include <stdint.h>
 
 enum demux_kind {
-	DEMUX_OTHER = 0,	/* unknown: drop and count */
-	DEMUX_STUN,		/* STUN message (ICE check, STUN/TURN server) */
-	DEMUX_CHANNELDATA,	/* TURN ChannelData: unwrap, classify payload */
-	DEMUX_WIREGUARD,	/* WireGuard message */
+	DEMUX_OTHER = 0, /* unknown: drop and count */
+	DEMUX_STUN, /* STUN message (ICE check, STUN/TURN server) */
+	DEMUX_CHANNELDATA, /* TURN ChannelData: unwrap, classify payload */
+	DEMUX_WIREGUARD, /* WireGuard message */
 };
 
 enum {
-	DEMUX_STUN_MIN_LEN = 20,	/* STUN header, RFC 8489 §5 */
-	DEMUX_CHANNELDATA_MIN_LEN = 4,	/* ChannelData header, RFC 8656 §12.4 */
-	DEMUX_WIREGUARD_MIN_LEN = 32,	/* smallest: keepalive, WireGuard §5.4.6 */
+	DEMUX_STUN_MIN_LEN = 20, /* STUN header, RFC 8489 §5 */
+	DEMUX_CHANNELDATA_MIN_LEN = 4, /* ChannelData header, RFC 8656 §12.4 */
+	DEMUX_WIREGUARD_MIN_LEN =
+		32, /* smallest: keepalive, WireGuard §5.4.6 */
 };
 
 /*

@@ -319,8 +319,7 @@ int stun_msg_parse(struct stun_msg *out, const uint8_t *buf, size_t len)
 
 /* ------------------------------------------------------------ getters */
 
-const struct stun_attr *stun_msg_find(const struct stun_msg *msg,
-				      uint16_t type)
+const struct stun_attr *stun_msg_find(const struct stun_msg *msg, uint16_t type)
 {
 	for (size_t i = 0; i < msg->attr_count; i++)
 		if (msg->attrs[i].type == type)
@@ -401,12 +400,12 @@ static int decode_addr(const struct stun_msg *msg, const struct stun_attr *a,
 	if (xor)
 		port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
 	for (size_t i = 0; i < n; i++)
-		ip[i] = xor ? v[4 + i] ^ mask[i] : v[4 + i];
+		ip[i] = xor? v[4 + i] ^ mask[i] : v[4 + i];
 	return addr_from_bytes(out, n == 4 ? AF_INET : AF_INET6, ip, port);
 }
 
-int stun_attr_get_addr(const struct stun_msg *msg,
-		       const struct stun_attr *attr, union sockaddr_any *out)
+int stun_attr_get_addr(const struct stun_msg *msg, const struct stun_attr *attr,
+		       union sockaddr_any *out)
 {
 	return decode_addr(msg, attr, false, out);
 }

@@ -26,22 +26,23 @@
 /* ------------------------------------------------------------ constants */
 
 enum {
-	STUN_HEADER_LEN = 20,		/* RFC 8489 §5 */
+	STUN_HEADER_LEN = 20, /* RFC 8489 §5 */
 	STUN_MAGIC_COOKIE = 0x2112A442, /* RFC 8489 §5 */
-	STUN_TID_LEN = 12,		/* RFC 8489 §5 */
-	STUN_ATTR_HEADER_LEN = 4,	/* RFC 8489 §14 */
-	STUN_MAX_MSG_LEN = STUN_HEADER_LEN + 0xFFFC, /* 16-bit length, 4-aligned */
+	STUN_TID_LEN = 12, /* RFC 8489 §5 */
+	STUN_ATTR_HEADER_LEN = 4, /* RFC 8489 §14 */
+	STUN_MAX_MSG_LEN =
+		STUN_HEADER_LEN + 0xFFFC, /* 16-bit length, 4-aligned */
 	STUN_FINGERPRINT_XOR = 0x5354554e, /* RFC 8489 §14.7 */
-	STUN_HMAC_SHA1_LEN = 20,	/* RFC 8489 §14.5 */
-	STUN_HMAC_SHA256_LEN = 32,	/* RFC 8489 §14.6 */
-	STUN_HMAC_SHA256_MIN_LEN = 16,	/* RFC 8489 §14.6: may be truncated */
+	STUN_HMAC_SHA1_LEN = 20, /* RFC 8489 §14.5 */
+	STUN_HMAC_SHA256_LEN = 32, /* RFC 8489 §14.6 */
+	STUN_HMAC_SHA256_MIN_LEN = 16, /* RFC 8489 §14.6: may be truncated */
 	STUN_LONG_TERM_KEY_MD5_LEN = 16, /* RFC 8489 §9.2.2 */
 	STUN_LONG_TERM_KEY_SHA256_LEN = 32, /* RFC 8489 §9.2.2 */
-	STUN_USERHASH_LEN = 32,		/* RFC 8489 §14.4 */
-	STUN_USERNAME_MAX = 512,	/* RFC 8489 §14.3: < 513 bytes */
-	STUN_TEXT_MAX = 763,		/* REALM, NONCE, SOFTWARE, reason phrase */
-	STUN_MAX_ATTRS = 48,		/* attributes indexed per message */
-	STUN_MAX_UNKNOWN = 8,		/* unknown required types reported */
+	STUN_USERHASH_LEN = 32, /* RFC 8489 §14.4 */
+	STUN_USERNAME_MAX = 512, /* RFC 8489 §14.3: < 513 bytes */
+	STUN_TEXT_MAX = 763, /* REALM, NONCE, SOFTWARE, reason phrase */
+	STUN_MAX_ATTRS = 48, /* attributes indexed per message */
+	STUN_MAX_UNKNOWN = 8, /* unknown required types reported */
 };
 
 /* Message classes, RFC 8489 §5 (the C1 C0 bits, as a number). */
@@ -54,13 +55,13 @@ enum stun_class {
 
 /* Methods. */
 enum stun_method {
-	STUN_METHOD_BINDING = 0x001,	       /* RFC 8489 §18.2 */
-	STUN_METHOD_ALLOCATE = 0x003,	       /* RFC 8656 §17 */
-	STUN_METHOD_REFRESH = 0x004,	       /* RFC 8656 §17 */
-	STUN_METHOD_SEND = 0x006,	       /* RFC 8656 §17 */
-	STUN_METHOD_DATA = 0x007,	       /* RFC 8656 §17 */
+	STUN_METHOD_BINDING = 0x001, /* RFC 8489 §18.2 */
+	STUN_METHOD_ALLOCATE = 0x003, /* RFC 8656 §17 */
+	STUN_METHOD_REFRESH = 0x004, /* RFC 8656 §17 */
+	STUN_METHOD_SEND = 0x006, /* RFC 8656 §17 */
+	STUN_METHOD_DATA = 0x007, /* RFC 8656 §17 */
 	STUN_METHOD_CREATE_PERMISSION = 0x008, /* RFC 8656 §17 */
-	STUN_METHOD_CHANNEL_BIND = 0x009,      /* RFC 8656 §17 */
+	STUN_METHOD_CHANNEL_BIND = 0x009, /* RFC 8656 §17 */
 };
 
 /*
@@ -68,36 +69,36 @@ enum stun_method {
  * comprehension-optional (RFC 8489 §14).
  */
 enum stun_attr_type {
-	STUN_ATTR_MAPPED_ADDRESS = 0x0001,	     /* RFC 8489 §14.1 */
-	STUN_ATTR_USERNAME = 0x0006,		     /* RFC 8489 §14.3 */
-	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,	     /* RFC 8489 §14.5 */
-	STUN_ATTR_ERROR_CODE = 0x0009,		     /* RFC 8489 §14.8 */
-	STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,	     /* RFC 8489 §14.13 */
-	STUN_ATTR_CHANNEL_NUMBER = 0x000C,	     /* RFC 8656 §18.1 */
-	STUN_ATTR_LIFETIME = 0x000D,		     /* RFC 8656 §18.2 */
-	STUN_ATTR_XOR_PEER_ADDRESS = 0x0012,	     /* RFC 8656 §18.3 */
-	STUN_ATTR_DATA = 0x0013,		     /* RFC 8656 §18.4 */
-	STUN_ATTR_REALM = 0x0014,		     /* RFC 8489 §14.9 */
-	STUN_ATTR_NONCE = 0x0015,		     /* RFC 8489 §14.10 */
-	STUN_ATTR_XOR_RELAYED_ADDRESS = 0x0016,	     /* RFC 8656 §18.5 */
+	STUN_ATTR_MAPPED_ADDRESS = 0x0001, /* RFC 8489 §14.1 */
+	STUN_ATTR_USERNAME = 0x0006, /* RFC 8489 §14.3 */
+	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008, /* RFC 8489 §14.5 */
+	STUN_ATTR_ERROR_CODE = 0x0009, /* RFC 8489 §14.8 */
+	STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A, /* RFC 8489 §14.13 */
+	STUN_ATTR_CHANNEL_NUMBER = 0x000C, /* RFC 8656 §18.1 */
+	STUN_ATTR_LIFETIME = 0x000D, /* RFC 8656 §18.2 */
+	STUN_ATTR_XOR_PEER_ADDRESS = 0x0012, /* RFC 8656 §18.3 */
+	STUN_ATTR_DATA = 0x0013, /* RFC 8656 §18.4 */
+	STUN_ATTR_REALM = 0x0014, /* RFC 8489 §14.9 */
+	STUN_ATTR_NONCE = 0x0015, /* RFC 8489 §14.10 */
+	STUN_ATTR_XOR_RELAYED_ADDRESS = 0x0016, /* RFC 8656 §18.5 */
 	STUN_ATTR_REQUESTED_ADDRESS_FAMILY = 0x0017, /* RFC 8656 §18.6 */
-	STUN_ATTR_EVEN_PORT = 0x0018,		     /* RFC 8656 §18.7 */
-	STUN_ATTR_REQUESTED_TRANSPORT = 0x0019,	     /* RFC 8656 §18.8 */
-	STUN_ATTR_DONT_FRAGMENT = 0x001A,	     /* RFC 8656 §18.9 */
+	STUN_ATTR_EVEN_PORT = 0x0018, /* RFC 8656 §18.7 */
+	STUN_ATTR_REQUESTED_TRANSPORT = 0x0019, /* RFC 8656 §18.8 */
+	STUN_ATTR_DONT_FRAGMENT = 0x001A, /* RFC 8656 §18.9 */
 	STUN_ATTR_MESSAGE_INTEGRITY_SHA256 = 0x001C, /* RFC 8489 §14.6 */
-	STUN_ATTR_PASSWORD_ALGORITHM = 0x001D,	     /* RFC 8489 §14.12 */
-	STUN_ATTR_USERHASH = 0x001E,		     /* RFC 8489 §14.4 */
-	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,	     /* RFC 8489 §14.2 */
-	STUN_ATTR_RESERVATION_TOKEN = 0x0022,	     /* RFC 8656 §18.10 */
-	STUN_ATTR_PRIORITY = 0x0024,		     /* RFC 8445 §16.1 */
-	STUN_ATTR_USE_CANDIDATE = 0x0025,	     /* RFC 8445 §16.1 */
-	STUN_ATTR_PASSWORD_ALGORITHMS = 0x8002,	     /* RFC 8489 §14.11 */
-	STUN_ATTR_ALTERNATE_DOMAIN = 0x8003,	     /* RFC 8489 §14.16 */
-	STUN_ATTR_SOFTWARE = 0x8022,		     /* RFC 8489 §14.14 */
-	STUN_ATTR_ALTERNATE_SERVER = 0x8023,	     /* RFC 8489 §14.15 */
-	STUN_ATTR_FINGERPRINT = 0x8028,		     /* RFC 8489 §14.7 */
-	STUN_ATTR_ICE_CONTROLLED = 0x8029,	     /* RFC 8445 §16.1 */
-	STUN_ATTR_ICE_CONTROLLING = 0x802A,	     /* RFC 8445 §16.1 */
+	STUN_ATTR_PASSWORD_ALGORITHM = 0x001D, /* RFC 8489 §14.12 */
+	STUN_ATTR_USERHASH = 0x001E, /* RFC 8489 §14.4 */
+	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020, /* RFC 8489 §14.2 */
+	STUN_ATTR_RESERVATION_TOKEN = 0x0022, /* RFC 8656 §18.10 */
+	STUN_ATTR_PRIORITY = 0x0024, /* RFC 8445 §16.1 */
+	STUN_ATTR_USE_CANDIDATE = 0x0025, /* RFC 8445 §16.1 */
+	STUN_ATTR_PASSWORD_ALGORITHMS = 0x8002, /* RFC 8489 §14.11 */
+	STUN_ATTR_ALTERNATE_DOMAIN = 0x8003, /* RFC 8489 §14.16 */
+	STUN_ATTR_SOFTWARE = 0x8022, /* RFC 8489 §14.14 */
+	STUN_ATTR_ALTERNATE_SERVER = 0x8023, /* RFC 8489 §14.15 */
+	STUN_ATTR_FINGERPRINT = 0x8028, /* RFC 8489 §14.7 */
+	STUN_ATTR_ICE_CONTROLLED = 0x8029, /* RFC 8445 §16.1 */
+	STUN_ATTR_ICE_CONTROLLING = 0x802A, /* RFC 8445 §16.1 */
 };
 
 /* ERROR-CODE values (RFC 8489 §14.8, RFC 8656 §18.11, RFC 8445 §16.1). */
@@ -184,8 +185,8 @@ enum stun_parse_error {
 
 struct stun_attr {
 	uint16_t type;
-	uint16_t len;	  /* value length, padding excluded */
-	uint32_t offset;  /* of the value, from the start of the message */
+	uint16_t len; /* value length, padding excluded */
+	uint32_t offset; /* of the value, from the start of the message */
 };
 
 /*
@@ -193,18 +194,18 @@ struct stun_attr {
  * callers; use the getters below for attribute values.
  */
 struct stun_msg {
-	const uint8_t *buf;	/* the message (borrowed) */
-	size_t len;		/* header + attributes */
-	uint16_t type;		/* raw message type */
-	uint16_t method;	/* enum stun_method (or an unknown one) */
-	uint8_t cls;		/* enum stun_class */
+	const uint8_t *buf; /* the message (borrowed) */
+	size_t len; /* header + attributes */
+	uint16_t type; /* raw message type */
+	uint16_t method; /* enum stun_method (or an unknown one) */
+	uint8_t cls; /* enum stun_class */
 	uint8_t tid[STUN_TID_LEN];
 	uint16_t attr_count;
 	struct stun_attr attrs[STUN_MAX_ATTRS]; /* in wire order */
 	/* Offsets of these attributes' headers, 0 when absent. */
-	uint32_t mi_off;	/* MESSAGE-INTEGRITY */
-	uint32_t mi256_off;	/* MESSAGE-INTEGRITY-SHA256 */
-	uint32_t fp_off;	/* FINGERPRINT (already verified by parse) */
+	uint32_t mi_off; /* MESSAGE-INTEGRITY */
+	uint32_t mi256_off; /* MESSAGE-INTEGRITY-SHA256 */
+	uint32_t fp_off; /* FINGERPRINT (already verified by parse) */
 	/*
 	 * The offending attribute's type: on -STUN_EBADATTR stun_msg_parse
 	 * writes this one field (and nothing else) of *out.
@@ -282,8 +283,8 @@ int stun_msg_get_addr(const struct stun_msg *msg, uint16_t type,
 int stun_msg_get_xor_addr(const struct stun_msg *msg, uint16_t type,
 			  union sockaddr_any *out);
 /* The same for one given attribute (to walk repeated XOR-PEER-ADDRESS). */
-int stun_attr_get_addr(const struct stun_msg *msg,
-		       const struct stun_attr *attr, union sockaddr_any *out);
+int stun_attr_get_addr(const struct stun_msg *msg, const struct stun_attr *attr,
+		       union sockaddr_any *out);
 int stun_attr_get_xor_addr(const struct stun_msg *msg,
 			   const struct stun_attr *attr,
 			   union sockaddr_any *out);
@@ -318,9 +319,9 @@ int stun_msg_get_even_port(const struct stun_msg *msg, bool *reserve);
 
 /* One entry of PASSWORD-ALGORITHM(S), RFC 8489 §14.11/§14.12. */
 struct stun_password_alg {
-	uint16_t alg;		/* enum stun_password_alg_id */
+	uint16_t alg; /* enum stun_password_alg_id */
 	uint16_t params_len;
-	const uint8_t *params;	/* borrowed; NULL when params_len is 0 */
+	const uint8_t *params; /* borrowed; NULL when params_len is 0 */
 };
 int stun_msg_get_password_algorithm(const struct stun_msg *msg,
 				    struct stun_password_alg *out);
@@ -384,8 +385,8 @@ struct stun_builder {
 	size_t cap;
 	size_t len;
 	int err;
-	uint8_t pad;	   /* padding byte; 0 unless set */
-	uint8_t sealed;	   /* bit 0: MI, bit 1: MI-SHA256, bit 2: FINGERPRINT */
+	uint8_t pad; /* padding byte; 0 unless set */
+	uint8_t sealed; /* bit 0: MI, bit 1: MI-SHA256, bit 2: FINGERPRINT */
 };
 
 /* Writes the header. -ENOSPC if cap < 20, -EINVAL if type has top bits set. */

@@ -161,9 +161,9 @@ static int add_addr(struct stun_builder *b, uint16_t type,
 	val[0] = 0;
 	val[1] = n == 4 ? STUN_FAMILY_IPV4 : STUN_FAMILY_IPV6;
 	stun_wr16(val + 2,
-		  xor ? port ^ (uint16_t)(STUN_MAGIC_COOKIE >> 16) : port);
+		  xor? port ^ (uint16_t)(STUN_MAGIC_COOKIE >> 16) : port);
 	for (size_t i = 0; i < n; i++)
-		val[4 + i] = xor ? ip[i] ^ mask[i] : ip[i];
+		val[4 + i] = xor? ip[i] ^ mask[i] : ip[i];
 	return stun_builder_add(b, type, val, 4 + n);
 }
 
@@ -179,8 +179,7 @@ int stun_builder_add_xor_addr(struct stun_builder *b, uint16_t type,
 	return add_addr(b, type, addr, true);
 }
 
-int stun_builder_add_error(struct stun_builder *b, int code,
-			   const char *reason)
+int stun_builder_add_error(struct stun_builder *b, int code, const char *reason)
 {
 	size_t rlen = reason ? strlen(reason) : 0;
 	uint8_t *p;
@@ -254,8 +253,7 @@ int stun_builder_add_even_port(struct stun_builder *b, bool reserve_next)
 }
 
 /* Room for n algorithm entries, the last one's padding excluded. */
-static int algs_len(const struct stun_password_alg *algs, size_t n,
-		    size_t *len)
+static int algs_len(const struct stun_password_alg *algs, size_t n, size_t *len)
 {
 	size_t total = 0;
 
@@ -264,8 +262,8 @@ static int algs_len(const struct stun_password_alg *algs, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (algs[i].params_len && !algs[i].params)
 			return -EINVAL;
-		total += 4 + (i + 1 < n ? stun_pad4(algs[i].params_len) :
-					  algs[i].params_len);
+		total += 4 + (i + 1 < n ? stun_pad4(algs[i].params_len)
+					: algs[i].params_len);
 		if (total > 0xFFFF)
 			return -EINVAL;
 	}
@@ -358,8 +356,7 @@ int stun_builder_add_message_integrity(struct stun_builder *b,
 }
 
 int stun_builder_add_message_integrity_sha256(struct stun_builder *b,
-					      const uint8_t *key,
-					      size_t keylen)
+					      const uint8_t *key, size_t keylen)
 {
 	return add_mac(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, "SHA256",
 		       STUN_HMAC_SHA256_LEN, SEALED_MI256, key, keylen);
@@ -371,8 +368,9 @@ int stun_builder_add_fingerprint(struct stun_builder *b)
 
 	if (!p)
 		return b->err;
-	stun_wr32(p, stun_fingerprint(b->buf, (size_t)(p - STUN_ATTR_HEADER_LEN -
-						       b->buf)));
+	stun_wr32(p,
+		  stun_fingerprint(
+			  b->buf, (size_t)(p - STUN_ATTR_HEADER_LEN - b->buf)));
 	b->sealed |= SEALED_FP;
 	return 0;
 }

@@ -101,7 +101,8 @@ static void rebuild(const struct stun_msg *m, int rc)
 		    at->type == STUN_ATTR_FINGERPRINT)
 			continue;
 		check(j < m2.attr_count);
-		check(m2.attrs[j].type == at->type && m2.attrs[j].len == at->len);
+		check(m2.attrs[j].type == at->type &&
+		      m2.attrs[j].len == at->len);
 		check(!memcmp(stun_attr_value(&m2, &m2.attrs[j]),
 			      stun_attr_value(m, at), at->len));
 		j++;

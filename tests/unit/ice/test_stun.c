@@ -75,8 +75,8 @@ static void test_message_types(void **state)
 	/* every 12-bit method and class survives the interleaving */
 	for (unsigned m = 0; m < 0x1000; m++)
 		for (unsigned c = 0; c < 4; c++) {
-			uint16_t t = stun_msg_type((uint16_t)m,
-						   (enum stun_class)c);
+			uint16_t t =
+				stun_msg_type((uint16_t)m, (enum stun_class)c);
 
 			assert_int_equal(t & 0xC000, 0);
 			assert_int_equal(stun_type_method(t), m);
@@ -88,10 +88,10 @@ static void test_message_types(void **state)
 
 static const uint8_t tid[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 static const uint8_t mi_key[] = "short-term password";
-static const uint8_t userhash[32] = { 0xAA, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-				      11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-				      21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
-				      0xBB };
+static const uint8_t userhash[32] = { 0xAA, 1,	2,  3,	4,  5,	6,  7,
+				      8,    9,	10, 11, 12, 13, 14, 15,
+				      16,   17, 18, 19, 20, 21, 22, 23,
+				      24,   25, 26, 27, 28, 29, 30, 0xBB };
 static const uint8_t payload[] = { 0x45, 0, 0, 0x1c, 0xde, 0xad, 0xbe };
 static const uint8_t kdf_params[] = { 0x11, 0x22, 0x33, 0x44, 0x55 };
 
@@ -101,15 +101,23 @@ struct family_case {
 };
 
 static const struct family_case v4 = {
-	"192.0.2.1:3478", "203.0.113.9:61000", "198.51.100.7:1",
-	"198.51.100.8:65535", "203.0.113.10:50000", "192.0.2.200:5349",
+	"192.0.2.1:3478",
+	"203.0.113.9:61000",
+	"198.51.100.7:1",
+	"198.51.100.8:65535",
+	"203.0.113.10:50000",
+	"192.0.2.200:5349",
 	AF_INET,
 };
 
 static const struct family_case v6 = {
-	"[2001:db8::1]:3478", "[2001:db8:1234:5678:11:2233:4455:6677]:32853",
-	"[2001:db8:ffff::7]:1", "[::ffff:192.0.2.9]:65535",
-	"[2001:db8:aaaa::10]:50000", "[2001:db8::200]:5349", AF_INET6,
+	"[2001:db8::1]:3478",
+	"[2001:db8:1234:5678:11:2233:4455:6677]:32853",
+	"[2001:db8:ffff::7]:1",
+	"[::ffff:192.0.2.9]:65535",
+	"[2001:db8:aaaa::10]:50000",
+	"[2001:db8::200]:5349",
+	AF_INET6,
 };
 
 /* One message carrying every attribute the issue lists. */
@@ -128,8 +136,7 @@ static int build_everything(uint8_t *buf, size_t cap,
 	struct stun_builder b;
 
 	stun_builder_init(&b, buf, cap,
-			  stun_msg_type(STUN_METHOD_ALLOCATE,
-					STUN_CLASS_ERROR),
+			  stun_msg_type(STUN_METHOD_ALLOCATE, STUN_CLASS_ERROR),
 			  tid);
 	a = addr(f->mapped);
 	stun_builder_add_addr(&b, STUN_ATTR_MAPPED_ADDRESS, &a);
@@ -181,16 +188,14 @@ static void check_addrs(const struct stun_msg *m, const struct family_case *f)
 
 	assert_int_equal(stun_msg_get_addr(m, STUN_ATTR_MAPPED_ADDRESS, &a), 0);
 	assert_addr(&a, f->mapped);
-	assert_int_equal(stun_msg_get_xor_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS,
-					       &a),
-			 0);
+	assert_int_equal(
+		stun_msg_get_xor_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &a), 0);
 	assert_addr(&a, f->xmapped);
 	assert_int_equal(stun_msg_get_addr(m, STUN_ATTR_ALTERNATE_SERVER, &a),
 			 0);
 	assert_addr(&a, f->alt);
-	assert_int_equal(stun_msg_get_xor_addr(m, STUN_ATTR_XOR_RELAYED_ADDRESS,
-					       &a),
-			 0);
+	assert_int_equal(
+		stun_msg_get_xor_addr(m, STUN_ATTR_XOR_RELAYED_ADDRESS, &a), 0);
 	assert_addr(&a, f->relayed);
 	/* the repeated XOR-PEER-ADDRESS, walked in order */
 	at = stun_msg_find(m, STUN_ATTR_XOR_PEER_ADDRESS);
@@ -256,9 +261,8 @@ static void check_texts(const struct stun_msg *m)
 	char s[64];
 	int code;
 
-	assert_int_equal(stun_msg_get_string(m, STUN_ATTR_USERNAME, s,
-					     sizeof(s)),
-			 0);
+	assert_int_equal(
+		stun_msg_get_string(m, STUN_ATTR_USERNAME, s, sizeof(s)), 0);
 	assert_string_equal(s, "alice:bob");
 	assert_int_equal(stun_msg_get_string(m, STUN_ATTR_USERNAME, s, 9),
 			 -ENOSPC);
@@ -268,9 +272,8 @@ static void check_texts(const struct stun_msg *m)
 	assert_int_equal(stun_msg_get_string(m, STUN_ATTR_NONCE, s, sizeof(s)),
 			 0);
 	assert_string_equal(s, "nonce-0123456789");
-	assert_int_equal(stun_msg_get_string(m, STUN_ATTR_SOFTWARE, s,
-					     sizeof(s)),
-			 0);
+	assert_int_equal(
+		stun_msg_get_string(m, STUN_ATTR_SOFTWARE, s, sizeof(s)), 0);
 	assert_string_equal(s, "icemesh 0.1");
 	assert_int_equal(stun_msg_get_bytes(m, STUN_ATTR_USERHASH, &v, &len),
 			 0);
@@ -326,12 +329,11 @@ static void round_trip(const struct family_case *f)
 	check_addrs(&m, f);
 	check_scalars(&m, f->family);
 	check_texts(&m);
-	assert_int_equal(stun_msg_check_integrity(&m, mi_key,
-						  sizeof(mi_key) - 1),
-			 0);
-	assert_int_equal(stun_msg_check_integrity_sha256(&m, mi_key,
-							 sizeof(mi_key) - 1),
-			 0);
+	assert_int_equal(
+		stun_msg_check_integrity(&m, mi_key, sizeof(mi_key) - 1), 0);
+	assert_int_equal(
+		stun_msg_check_integrity_sha256(&m, mi_key, sizeof(mi_key) - 1),
+		0);
 	assert_int_equal(stun_msg_check_fingerprint(&m), 0);
 
 	/*
@@ -380,14 +382,22 @@ static void test_round_trip_each(void **state)
 		uint16_t type;
 		size_t len;
 	} cases[] = {
-		{ STUN_ATTR_PRIORITY, 4 },	   { STUN_ATTR_LIFETIME, 4 },
-		{ STUN_ATTR_ICE_CONTROLLED, 8 },   { STUN_ATTR_ICE_CONTROLLING, 8 },
-		{ STUN_ATTR_RESERVATION_TOKEN, 8 }, { STUN_ATTR_USE_CANDIDATE, 0 },
-		{ STUN_ATTR_DONT_FRAGMENT, 0 },	   { STUN_ATTR_DATA, 0 },
-		{ STUN_ATTR_DATA, 1 },		   { STUN_ATTR_DATA, 1400 },
-		{ STUN_ATTR_USERNAME, 512 },	   { STUN_ATTR_REALM, 763 },
-		{ STUN_ATTR_NONCE, 5 },		   { STUN_ATTR_SOFTWARE, 3 },
-		{ STUN_ATTR_USERHASH, 32 },	   { 0x8555, 6 },
+		{ STUN_ATTR_PRIORITY, 4 },
+		{ STUN_ATTR_LIFETIME, 4 },
+		{ STUN_ATTR_ICE_CONTROLLED, 8 },
+		{ STUN_ATTR_ICE_CONTROLLING, 8 },
+		{ STUN_ATTR_RESERVATION_TOKEN, 8 },
+		{ STUN_ATTR_USE_CANDIDATE, 0 },
+		{ STUN_ATTR_DONT_FRAGMENT, 0 },
+		{ STUN_ATTR_DATA, 0 },
+		{ STUN_ATTR_DATA, 1 },
+		{ STUN_ATTR_DATA, 1400 },
+		{ STUN_ATTR_USERNAME, 512 },
+		{ STUN_ATTR_REALM, 763 },
+		{ STUN_ATTR_NONCE, 5 },
+		{ STUN_ATTR_SOFTWARE, 3 },
+		{ STUN_ATTR_USERHASH, 32 },
+		{ 0x8555, 6 },
 	};
 	uint8_t val[1400], buf[1600];
 
@@ -409,9 +419,8 @@ static void test_round_trip_each(void **state)
 		assert_int_equal(n, 20 + 4 + ((cases[i].len + 3) & ~3u));
 		assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
 		assert_int_equal(m.attr_count, 1);
-		assert_int_equal(stun_msg_get_bytes(&m, cases[i].type, &v,
-						    &len),
-				 0);
+		assert_int_equal(
+			stun_msg_get_bytes(&m, cases[i].type, &v, &len), 0);
 		assert_int_equal(len, cases[i].len);
 		if (len)
 			assert_memory_equal(v, val, len);
@@ -490,9 +499,9 @@ static void test_builder_order_and_args(void **state)
 	stun_builder_init(&b, buf, sizeof(buf), type, tid);
 	memset(&a, 0, sizeof(a));
 	a.sa.sa_family = AF_UNIX;
-	assert_int_equal(stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
-						   &a),
-			 -EAFNOSUPPORT);
+	assert_int_equal(
+		stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &a),
+		-EAFNOSUPPORT);
 	stun_builder_init(&b, buf, sizeof(buf), type, tid);
 	assert_int_equal(stun_builder_add(&b, STUN_ATTR_DATA, NULL, 3),
 			 -EINVAL);
@@ -520,20 +529,18 @@ static void test_builder_length_field_cap(void **state)
 	int n;
 
 	memset(val, 'x', sizeof(val));
-	stun_builder_init(&b, big, sizeof(big),
-			  stun_msg_type(STUN_METHOD_SEND,
-					STUN_CLASS_INDICATION),
-			  tid);
+	stun_builder_init(
+		&b, big, sizeof(big),
+		stun_msg_type(STUN_METHOD_SEND, STUN_CLASS_INDICATION), tid);
 	assert_int_equal(stun_builder_add(&b, STUN_ATTR_DATA, val, 65528), 0);
 	n = stun_builder_finish(&b);
 	assert_int_equal(n, 20 + 4 + 65528);
 	assert_int_equal(stun_msg_parse(&m, big, (size_t)n), 0);
 	assert_int_equal(stun_builder_add_flag(&b, STUN_ATTR_DONT_FRAGMENT),
 			 -ENOSPC);
-	stun_builder_init(&b, big, sizeof(big),
-			  stun_msg_type(STUN_METHOD_SEND,
-					STUN_CLASS_INDICATION),
-			  tid);
+	stun_builder_init(
+		&b, big, sizeof(big),
+		stun_msg_type(STUN_METHOD_SEND, STUN_CLASS_INDICATION), tid);
 	assert_int_equal(stun_builder_add(&b, STUN_ATTR_DATA, val, 65533),
 			 -ENOSPC);
 }
@@ -548,9 +555,9 @@ static void test_integrity_edges(void **state)
 	int n;
 
 	/* an empty key is a valid HMAC key (zero padded), not an error */
-	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST),
-			  tid);
+	stun_builder_init(
+		&b, buf, sizeof(buf),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), tid);
 	stun_builder_add_string(&b, STUN_ATTR_USERNAME, "a:b");
 	stun_builder_add_message_integrity(&b, NULL, 0);
 	stun_builder_add_message_integrity_sha256(&b, NULL, 0);
@@ -564,7 +571,6 @@ static void test_integrity_edges(void **state)
 	assert_int_equal(stun_msg_check_integrity(&m, (const uint8_t *)"x", 1),
 			 -EACCES);
 	assert_int_equal(stun_msg_check_fingerprint(&m), -ENOENT);
-
 }
 
 /*
@@ -581,10 +587,10 @@ static void test_integrity_sha256_truncated(void **state)
 	int n;
 
 	for (size_t cut = 16; cut <= 28; cut += 4) {
-		stun_builder_init(&b, buf, sizeof(buf),
-				  stun_msg_type(STUN_METHOD_REFRESH,
-						STUN_CLASS_REQUEST),
-				  tid);
+		stun_builder_init(
+			&b, buf, sizeof(buf),
+			stun_msg_type(STUN_METHOD_REFRESH, STUN_CLASS_REQUEST),
+			tid);
 		stun_builder_add_u32(&b, STUN_ATTR_LIFETIME, 0);
 		n = stun_builder_finish(&b);
 		/* header length as if the attribute were there */
@@ -599,13 +605,13 @@ static void test_integrity_sha256_truncated(void **state)
 		memcpy(buf + n + 4, mac, cut);
 		n += 4 + (int)cut;
 		assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
-		assert_int_equal(stun_msg_check_integrity_sha256(&m, key,
-								 sizeof(key)),
-				 0);
+		assert_int_equal(
+			stun_msg_check_integrity_sha256(&m, key, sizeof(key)),
+			0);
 		buf[n - 1] ^= 1;
-		assert_int_equal(stun_msg_check_integrity_sha256(&m, key,
-								 sizeof(key)),
-				 -EACCES);
+		assert_int_equal(
+			stun_msg_check_integrity_sha256(&m, key, sizeof(key)),
+			-EACCES);
 	}
 }
 
@@ -617,11 +623,10 @@ static void test_keys_and_words(void **state)
 	assert_int_equal(stun_long_term_key(NULL, "r", "p", k), -EINVAL);
 	assert_int_equal(stun_long_term_key_sha256("u", NULL, "p", k), -EINVAL);
 	assert_int_equal(stun_userhash("u", NULL, k), -EINVAL);
-	assert_string_equal(stun_attr_name(STUN_ATTR_XOR_MAPPED_ADDRESS, buf,
-					   sizeof(buf)),
-			    "XOR-MAPPED-ADDRESS");
-	assert_string_equal(stun_attr_name(0x7123, buf, sizeof(buf)),
-			    "0x7123");
+	assert_string_equal(
+		stun_attr_name(STUN_ATTR_XOR_MAPPED_ADDRESS, buf, sizeof(buf)),
+		"XOR-MAPPED-ADDRESS");
+	assert_string_equal(stun_attr_name(0x7123, buf, sizeof(buf)), "0x7123");
 	assert_string_equal(stun_method_name(STUN_METHOD_CHANNEL_BIND),
 			    "ChannelBind");
 	assert_string_equal(stun_class_name(STUN_CLASS_ERROR),
@@ -682,18 +687,18 @@ static void test_channeldata(void **state)
 	buf[0] = 0x3F;
 	assert_int_equal(stun_channeldata_decode(buf, 9, &ch, &d, &dlen),
 			 -EINVAL);
-	assert_int_equal(stun_channeldata_encode(buf, 8, 0x4001, data, 5,
-						 false),
-			 -ENOSPC);
-	assert_int_equal(stun_channeldata_encode(buf, 11, 0x4001, data, 5,
-						 true),
-			 -ENOSPC);
-	assert_int_equal(stun_channeldata_encode(buf, 64, 0x5000, data, 5,
-						 true),
-			 -EINVAL);
-	assert_int_equal(stun_channeldata_encode(buf, 64, 0x4000, NULL, 5,
-						 true),
-			 -EINVAL);
+	assert_int_equal(
+		stun_channeldata_encode(buf, 8, 0x4001, data, 5, false),
+		-ENOSPC);
+	assert_int_equal(
+		stun_channeldata_encode(buf, 11, 0x4001, data, 5, true),
+		-ENOSPC);
+	assert_int_equal(
+		stun_channeldata_encode(buf, 64, 0x5000, data, 5, true),
+		-EINVAL);
+	assert_int_equal(
+		stun_channeldata_encode(buf, 64, 0x4000, NULL, 5, true),
+		-EINVAL);
 }
 
 static void test_stream_frame_len(void **state)
@@ -702,9 +707,9 @@ static void test_stream_frame_len(void **state)
 	struct stun_builder b;
 	int n;
 
-	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(STUN_METHOD_REFRESH, STUN_CLASS_REQUEST),
-			  tid);
+	stun_builder_init(
+		&b, buf, sizeof(buf),
+		stun_msg_type(STUN_METHOD_REFRESH, STUN_CLASS_REQUEST), tid);
 	stun_builder_add_u32(&b, STUN_ATTR_LIFETIME, 0);
 	n = stun_builder_finish(&b);
 	assert_int_equal(stun_stream_frame_len(buf, (size_t)n), n);

@@ -48,8 +48,7 @@ static void raw_attr_n(struct raw *r, uint16_t type, uint16_t alen,
 	stun_wr16(r->b + 2, (uint16_t)(r->len - 20));
 }
 
-static void raw_attr(struct raw *r, uint16_t type, const void *val,
-		     size_t len)
+static void raw_attr(struct raw *r, uint16_t type, const void *val, size_t len)
 {
 	raw_attr_n(r, type, (uint16_t)len, val, len);
 }
@@ -395,8 +394,8 @@ static const struct {
 	  STUN_ATTR_ERROR_CODE },
 	{ "USERNAME of 513 bytes", m_username_513, -STUN_EBADATTR,
 	  STUN_ATTR_USERNAME },
-	{ "UNKNOWN-ATTRIBUTES odd length", m_unknown_attrs_odd,
-	  -STUN_EBADATTR, STUN_ATTR_UNKNOWN_ATTRIBUTES },
+	{ "UNKNOWN-ATTRIBUTES odd length", m_unknown_attrs_odd, -STUN_EBADATTR,
+	  STUN_ATTR_UNKNOWN_ATTRIBUTES },
 	{ "PRIORITY of 8 bytes", m_priority_len, -STUN_EBADATTR,
 	  STUN_ATTR_PRIORITY },
 	{ "ICE-CONTROLLING of 4 bytes", m_controlling_len, -STUN_EBADATTR,
@@ -409,12 +408,11 @@ static const struct {
 	  STUN_ATTR_CHANNEL_NUMBER },
 	{ "USERHASH of 20 bytes", m_userhash_len, -STUN_EBADATTR,
 	  STUN_ATTR_USERHASH },
-	{ "PASSWORD-ALGORITHM params overrun", m_pw_alg_overrun,
-	  -STUN_EBADATTR, STUN_ATTR_PASSWORD_ALGORITHM },
+	{ "PASSWORD-ALGORITHM params overrun", m_pw_alg_overrun, -STUN_EBADATTR,
+	  STUN_ATTR_PASSWORD_ALGORITHM },
 	{ "PASSWORD-ALGORITHMS half entry", m_pw_algs_cut, -STUN_EBADATTR,
 	  STUN_ATTR_PASSWORD_ALGORITHMS },
-	{ "REALM of 764 bytes", m_realm_764, -STUN_EBADATTR,
-	  STUN_ATTR_REALM },
+	{ "REALM of 764 bytes", m_realm_764, -STUN_EBADATTR, STUN_ATTR_REALM },
 	{ "repeated USERNAME", m_dup_username, -STUN_EDUP, 0 },
 	{ "repeated MESSAGE-INTEGRITY", m_dup_mi, -STUN_EMISPLACED, 0 },
 	{ "repeated SOFTWARE", m_dup_software, -STUN_EDUP, 0 },
@@ -540,9 +538,8 @@ static void test_accepted_oddities(void **state)
 	r.b[r.len - 2] = 'P';
 	r.b[r.len - 1] = 'Q';
 	assert_int_equal(stun_msg_parse(&m, r.b, r.len), 0);
-	assert_int_equal(stun_msg_get_string(&m, STUN_ATTR_SOFTWARE, s,
-					     sizeof(s)),
-			 0);
+	assert_int_equal(
+		stun_msg_get_string(&m, STUN_ATTR_SOFTWARE, s, sizeof(s)), 0);
 	assert_string_equal(s, "abcXYZ");
 
 	/* MI, then MI-SHA256, then FINGERPRINT is the allowed order */
@@ -597,9 +594,9 @@ static void test_every_truncation(void **state)
 	int n;
 
 	assert_int_equal(addr_parse("[2001:db8::5]:9", 0, &a), 0);
-	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS),
-			  tid);
+	stun_builder_init(
+		&b, buf, sizeof(buf),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS), tid);
 	stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &a);
 	stun_builder_add_string(&b, STUN_ATTR_SOFTWARE, "x");
 	stun_builder_add_message_integrity(&b, (const uint8_t *)"k", 1);

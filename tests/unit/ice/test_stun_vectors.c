@@ -147,13 +147,14 @@ static void test_5769_request_parse(void **state)
 	assert_int_equal(stun_msg_check_integrity(&m, key_of(short_term_pwd),
 						  strlen(short_term_pwd)),
 			 0);
-	assert_int_equal(stun_msg_check_integrity(&m, key_of("VOkJxbRl1RmTxUk/WvJxBT"),
-						  strlen(short_term_pwd)),
-			 -EACCES);
-	assert_int_equal(stun_msg_check_integrity_sha256(
-				 &m, key_of(short_term_pwd),
-				 strlen(short_term_pwd)),
-			 -ENOENT);
+	assert_int_equal(
+		stun_msg_check_integrity(&m, key_of("VOkJxbRl1RmTxUk/WvJxBT"),
+					 strlen(short_term_pwd)),
+		-EACCES);
+	assert_int_equal(
+		stun_msg_check_integrity_sha256(&m, key_of(short_term_pwd),
+						strlen(short_term_pwd)),
+		-ENOENT);
 }
 
 static void test_5769_request_build(void **state)
@@ -189,16 +190,14 @@ static void check_response(const uint8_t *msg, size_t len, const char *addr)
 	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
 	assert_memory_equal(m.tid, tid5769, 12);
 	assert_text(&m, STUN_ATTR_SOFTWARE, "test vector");
-	assert_int_equal(stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS,
-					       &a),
-			 0);
+	assert_int_equal(
+		stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &a), 0);
 	assert_addr(&a, addr);
 	assert_int_equal(stun_msg_check_fingerprint(&m), 0);
 	assert_int_equal(stun_msg_check_integrity(&m, key_of(short_term_pwd),
 						  strlen(short_term_pwd)),
 			 0);
-	assert_int_equal(stun_msg_check_integrity(&m, key_of("x"), 1),
-			 -EACCES);
+	assert_int_equal(stun_msg_check_integrity(&m, key_of("x"), 1), -EACCES);
 }
 
 static void build_response(const char *addr, const uint8_t *want, size_t len)
@@ -272,9 +271,10 @@ static void test_5769_long_term(void **state)
 			 -EACCES);
 	key[0] ^= 1;
 
-	stun_builder_init(&b, out, sizeof(out),
-			  stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST),
-			  tid_ltc);
+	stun_builder_init(
+		&b, out, sizeof(out),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST),
+		tid_ltc);
 	stun_builder_add_string(&b, STUN_ATTR_USERNAME, ltc_user);
 	stun_builder_add_string(&b, STUN_ATTR_NONCE,
 				"f//499k954d6OL34oL9FSTvy64sA");
@@ -307,14 +307,14 @@ static void test_8489_b1(void **state)
 
 	/* USERHASH = SHA-256(username ":" realm) */
 	assert_int_equal(stun_userhash(ltc_user, ltc_realm, hash), 0);
-	assert_int_equal(stun_msg_get_bytes(&m, STUN_ATTR_USERHASH, &uh, &uhlen),
-			 0);
+	assert_int_equal(
+		stun_msg_get_bytes(&m, STUN_ATTR_USERHASH, &uh, &uhlen), 0);
 	assert_int_equal(uhlen, 32);
 	assert_memory_equal(uh, hash, 32);
 
-	assert_int_equal(stun_long_term_key_sha256(ltc_user, ltc_realm,
-						   ltc_pass, key),
-			 0);
+	assert_int_equal(
+		stun_long_term_key_sha256(ltc_user, ltc_realm, ltc_pass, key),
+		0);
 	assert_int_equal(stun_msg_check_integrity_sha256(&m, key, sizeof(key)),
 			 0);
 	assert_int_equal(stun_msg_check_integrity(&m, key, sizeof(key)),
@@ -324,9 +324,10 @@ static void test_8489_b1(void **state)
 			 -EACCES);
 	key[31] ^= 0x80;
 
-	stun_builder_init(&b, out, sizeof(out),
-			  stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST),
-			  tid_ltc);
+	stun_builder_init(
+		&b, out, sizeof(out),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST),
+		tid_ltc);
 	stun_builder_add(&b, STUN_ATTR_USERHASH, hash, sizeof(hash));
 	stun_builder_add_string(&b, STUN_ATTR_NONCE, nonce);
 	stun_builder_add_string(&b, STUN_ATTR_REALM, ltc_realm);
@@ -365,9 +366,9 @@ static void test_8489_b1_as_published(void **state)
 	memcpy(buf + 124, published_mac, sizeof(published_mac));
 	assert_int_equal(stun_msg_parse(&m, buf, len), 0);
 	assert_false(stun_msg_has(&m, STUN_ATTR_PASSWORD_ALGORITHM));
-	assert_int_equal(stun_long_term_key_sha256(ltc_user, ltc_realm,
-						   ltc_pass, key),
-			 0);
+	assert_int_equal(
+		stun_long_term_key_sha256(ltc_user, ltc_realm, ltc_pass, key),
+		0);
 	assert_int_equal(stun_msg_check_integrity_sha256(&m, key, sizeof(key)),
 			 -EACCES);
 }
