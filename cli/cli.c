@@ -509,7 +509,7 @@ static int print_result(const struct cli_io *io, const struct opts *o,
 	uint64_t now = io->now ? io->now : clock_wall_s();
 
 	if (o->json) {
-		json_dumpf(raw, io->out, JSON_INDENT(2));
+		json_dumpf(raw, io->out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		fputc('\n', io->out);
 	} else {
 		switch (resp->cmd) {
@@ -582,7 +582,7 @@ static int take_line(const struct cli_io *io, const struct opts *o,
 		rc = CLI_EXIT_PROTOCOL;
 	} else if (resp.kind == CTL_RESP_EVENT) {
 		if (o->json) {
-			json_dumpf(raw, io->out, JSON_COMPACT);
+			json_dumpf(raw, io->out, JSON_COMPACT | JSON_REAL_PRECISION(15));
 			fputc('\n', io->out);
 		} else {
 			render_ping_event(io->out, o->pos[0], &resp.u.ping_event);

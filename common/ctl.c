@@ -996,15 +996,21 @@ out:
 	return r;
 }
 
+/*
+ * One line, no spaces; 15 significant digits print 0.84 as 0.84 (17 would
+ * show the binary rounding) and still round-trip any time we report.
+ */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 static int dump_into(json_t *j, char *buf, size_t cap, size_t *len)
 {
-	size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	size_t n = json_dumpb(j, NULL, 0, DUMP_FLAGS);
 
 	if (n == 0)
 		return -ENOMEM;
 	if (n + 2 > cap)
 		return -EMSGSIZE;
-	if (json_dumpb(j, buf, n, JSON_COMPACT) != n)
+	if (json_dumpb(j, buf, n, DUMP_FLAGS) != n)
 		return -ENOMEM;
 	buf[n] = '\n';
 	buf[n + 1] = '\0';
@@ -1174,7 +1180,7 @@ void ctl_response_free(struct ctl_response *resp)
 
 static int dump_alloc(json_t *j, char **out, size_t *len)
 {
-	size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	size_t n = json_dumpb(j, NULL, 0, DUMP_FLAGS);
 	char *buf;
 	int r;
 
