@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: MIT
+/*
+ * icemesh-tun-test: the TUN and netlink code against a real kernel, for
+ * tests/lab/test_tun.sh (run it inside a network namespace).
+ *
+ *   icemesh-tun-test --name IF --mtu N --addr CIDR... --route CIDR...
+ *                    [--timeout SECONDS] [--no-vnet-hdr]
+ *   icemesh-tun-test --ping ADDR [--count N]
+ *
+ * Creates the TUN device (vnet header and offloads), sets MTU, addresses and
+ * routes and brings it up through netlink.c, then prints "READY" and serves
+ * until the timeout or SIGTERM:
+ *   - ICMP and ICMPv6 echo requests routed into the TUN are answered;
+ *   - TCP to port 9 (discard) is taken by a minimal receiver that ACKs in
+ *     order, so the kernel sends TSO super-packets; every segment vnet_split
+ *     makes of them has its checksums verified;
+ *   - link and address notifications from the watcher are printed as EVENT.
+ * Lines on stdout: READY, EVENT, TCPDONE, STATS. Replies go back through the
+ * GRO coalescer, as the daemon's receive path will.
+ *
+ * --ping sends N ICMP(v6) echo requests from a raw socket and exits 0 only
+ * if every one is answered within a second (the lab needs no ping(8)).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "tun/netlink.h"
+#include "tun/tun.h"
+#include "tun/vnet.h"
+
+enum {
+	MAX_PREFIXES = 8,
+	MAX_SEGS = 64,
+	SEG_CAP = 9216,
+	MAX_CONNS = 16,
+	DISCARD_PORT = 9,
+	READS_PER_WAKEUP = 64,
+};
+
+struct prefix {
+	int family;
+	uint8_t addr[16];
+	uint8_t len;
+};
+
+struct conn {
+	bool used, v6;
+	uint8_t peer[16], local[16];
+	uint16_t peer_port;
+	uint32_t iss, rcv_nxt;
+	uint64_t bytes;
+};
+
+struct stats {
+	unsigned reads, gso, segs, bad_csum, split_err, echo;
+	uint64_t tcp_bytes;
+	unsigned tcp_done;
+};
+
+struct ctx {
+	struct tun_device *tun;
+	struct vnet_gro *gro;
+	struct conn conns[MAX_CONNS];
+	struct stats st;
+	unsigned mss;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int parse_prefix(const char *s, struct prefix *p)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long n;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash++ = '\0';
+	p->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(p->family, buf, p->addr) != 1)
+		return -EINVAL;
+	n = strtoul(slash, &end, 10);
+	if (*end || n > (p->family == AF_INET ? 32u : 128u))
+		return -EINVAL;
+	p->len = (uint8_t)n;
+	return 0;
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static unsigned get16(const uint8_t *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/* Checksum of an L4 segment with its pseudo-header, field zeroed first. */
+static void l4_csum(uint8_t *ip, bool v6, uint8_t proto, size_t iphl,
+		    size_t l4len, size_t field)
+{
+	uint32_t s;
+
+	put16(ip + iphl + field, 0);
+	s = v6 ? vnet_csum_add(0, ip + 8, 32) : vnet_csum_add(0, ip + 12, 8);
+	s += proto + (uint32_t)l4len;
+	s = vnet_csum_add(s, ip + iphl, l4len);
+	put16(ip + iphl + field, (uint16_t)~vnet_csum_fold(s));
+}
+
+/* An IP header from local to peer, for a reply of l4len bytes. */
+static size_t ip_header(uint8_t *o, bool v6, const uint8_t *local,
+			const uint8_t *peer, uint8_t proto, size_t l4len)
+{
+	if (v6) {
+		memset(o, 0, 40);
+		o[0] = 0x60;
+		put16(o + 4, (unsigned)l4len);
+		o[6] = proto;
+		o[7] = 64;
+		memcpy(o + 8, local, 16);
+		memcpy(o + 24, peer, 16);
+		return 40;
+	}
+	memset(o, 0, 20);
+	o[0] = 0x45;
+	put16(o + 2, (unsigned)(20 + l4len));
+	o[6] = 0x40;
+	o[8] = 64;
+	o[9] = proto;
+	memcpy(o + 12, local, 4);
+	memcpy(o + 16, peer, 4);
+	put16(o + 10, (uint16_t)~vnet_csum_fold(vnet_csum_add(0, o, 20)));
+	return 20;
+}
+
+static int write_tun(void *arg, const uint8_t *data, size_t len)
+{
+	return tun_write_raw(arg, data, len);
+}
+
+static void emit(struct ctx *c, const uint8_t *pkt, size_t len)
+{
+	if (vnet_gro_add(c->gro, pkt, len) == -ENOBUFS) {
+		vnet_gro_flush(c->gro, write_tun, c->tun);
+		vnet_gro_add(c->gro, pkt, len);
+	}
+}
+
+static void echo_reply(struct ctx *c, uint8_t *p, size_t len, bool v6)
+{
+	size_t iphl = v6 ? 40 : (size_t)(p[0] & 15) * 4;
+	uint8_t tmp[16];
+	size_t alen = v6 ? 16 : 4, src = v6 ? 8 : 12, dst = v6 ? 24 : 16;
+
+	memcpy(tmp, p + src, alen);
+	memcpy(p + src, p + dst, alen);
+	memcpy(p + dst, tmp, alen);
+	if (v6) {
+		p[iphl] = 129;
+		l4_csum(p, true, 58, iphl, len - iphl, 2);
+	} else {
+		p[iphl] = 0;
+		put16(p + iphl + 2, 0);
+		put16(p + iphl + 2, (uint16_t)~vnet_csum_fold(vnet_csum_add(
+					    0, p + iphl, len - iphl)));
+		p[8] = 64;
+		put16(p + 10, 0);
+		put16(p + 10,
+		      (uint16_t)~vnet_csum_fold(vnet_csum_add(0, p, iphl)));
+	}
+	c->st.echo++;
+	emit(c, p, len);
+}
+
+static void tcp_send(struct ctx *c, const struct conn *k, uint8_t flags,
+		     uint32_t seq, bool syn_opts)
+{
+	uint8_t o[80];
+	size_t thl = syn_opts ? 28 : 20;
+	size_t iphl = ip_header(o, k->v6, k->local, k->peer, 6, thl);
+	uint8_t *t = o + iphl;
+
+	memset(t, 0, thl);
+	put16(t, DISCARD_PORT);
+	put16(t + 2, k->peer_port);
+	put32(t + 4, seq);
+	put32(t + 8, k->rcv_nxt);
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = flags;
+	put16(t + 14, 65535);
+	if (syn_opts) {
+		/* MSS, NOP, window scale 7 (an 8 MiB window) */
+		memcpy(t + 20, (uint8_t[]){ 2, 4, 0, 0, 1, 3, 3, 7 }, 8);
+		put16(t + 22, c->mss);
+	}
+	l4_csum(o, k->v6, 6, iphl, thl, 16);
+	emit(c, o, iphl + thl);
+}
+
+static struct conn *conn_find(struct ctx *c, bool v6, const uint8_t *peer,
+			      uint16_t port, bool create)
+{
+	struct conn *free_slot = NULL;
+	size_t alen = v6 ? 16 : 4;
+
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *k = &c->conns[i];
+
+		if (!k->used) {
+			free_slot = free_slot ? free_slot : k;
+			continue;
+		}
+		if (k->v6 == v6 && k->peer_port == port &&
+		    memcmp(k->peer, peer, alen) == 0)
+			return k;
+	}
+	if (!create || !free_slot)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->used = true;
+	free_slot->v6 = v6;
+	memcpy(free_slot->peer, peer, alen);
+	free_slot->peer_port = port;
+	return free_slot;
+}
+
+/* The discard receiver: in-order data only, one ACK per segment. */
+static void tcp_in(struct ctx *c, const uint8_t *p, size_t len, bool v6,
+		   size_t iphl)
+{
+	const uint8_t *t = p + iphl;
+	size_t thl, payload;
+	uint8_t flags;
+	struct conn *k;
+
+	if (len < iphl + 20 || get16(t + 2) != DISCARD_PORT)
+		return;
+	thl = (size_t)(t[12] >> 4) * 4;
+	if (thl < 20 || iphl + thl > len)
+		return;
+	payload = len - iphl - thl;
+	flags = t[13];
+	k = conn_find(c, v6, p + (v6 ? 8 : 12), (uint16_t)get16(t),
+		      flags == 0x02);
+	if (!k)
+		return;
+	if (flags & 0x04) { /* RST */
+		k->used = false;
+		return;
+	}
+	if (flags == 0x02) { /* SYN */
+		memcpy(k->local, p + (v6 ? 24 : 16), v6 ? 16 : 4);
+		k->iss = (uint32_t)clock_now_us();
+		k->rcv_nxt = get32(t + 4) + 1;
+		k->bytes = 0;
+		tcp_send(c, k, 0x12, k->iss, true);
+		return;
+	}
+	if (get32(t + 4) == k->rcv_nxt) {
+		k->rcv_nxt += (uint32_t)payload;
+		k->bytes += payload;
+		c->st.tcp_bytes += payload;
+		if (flags & 0x01) { /* FIN */
+			k->rcv_nxt++;
+			tcp_send(c, k, 0x11, k->iss + 1, false);
+			printf("TCPDONE bytes=%" PRIu64 "\n", k->bytes);
+			c->st.tcp_done++;
+			k->used = false;
+			return;
+		}
+	}
+	if (payload || (flags & 0x01))
+		tcp_send(c, k, 0x10, k->iss + 1, false);
+}
+
+static void segment_in(struct ctx *c, uint8_t *p, size_t len, bool gso)
+{
+	bool v6 = len >= 40 && p[0] >> 4 == 6;
+	size_t iphl = v6 ? 40 : (size_t)(p[0] & 15) * 4;
+	uint8_t proto;
+
+	if (!v6 && (len < 20 || p[0] >> 4 != 4))
+		return;
+	if (iphl > len)
+		return;
+	proto = v6 ? p[6] : p[9];
+	/* what the split made of a super-packet must check out */
+	if (gso && vnet_verify_checksums(p, len) != 0)
+		c->st.bad_csum++;
+	if (proto == 6) {
+		if (vnet_verify_checksums(p, len) != 0) {
+			c->st.bad_csum++;
+			return;
+		}
+		tcp_in(c, p, len, v6, iphl);
+	} else if (!v6 && proto == 1 && len >= iphl + 8 && p[iphl] == 8) {
+		echo_reply(c, p, len, false);
+	} else if (v6 && proto == 58 && len >= 48 && p[40] == 128) {
+		echo_reply(c, p, len, true);
+	}
+}
+
+static void tun_in(struct ctx *c, uint8_t *buf, size_t cap,
+		   uint8_t *const *segs, size_t *lens)
+{
+	for (int r = 0; r < READS_PER_WAKEUP; r++) {
+		ssize_t n = tun_read(c->tun, buf, cap);
+		struct vnet_hdr h;
+		int nseg;
+
+		if (n < 0)
+			break;
+		c->st.reads++;
+		if (!tun_has_vnet_hdr(c->tun)) {
+			segment_in(c, buf, (size_t)n, false);
+			continue;
+		}
+		if (n < VNET_HDR_LEN)
+			continue;
+		vnet_hdr_get(&h, buf);
+		if (h.gso_type != VNET_GSO_NONE)
+			c->st.gso++;
+		nseg = vnet_split(buf, (size_t)n, segs, SEG_CAP, lens, MAX_SEGS);
+		if (nseg < 0) {
+			c->st.split_err++;
+			continue;
+		}
+		c->st.segs += (unsigned)nseg;
+		for (int i = 0; i < nseg; i++)
+			segment_in(c, segs[i], lens[i],
+				   h.gso_type != VNET_GSO_NONE);
+	}
+	if (tun_has_vnet_hdr(c->tun))
+		vnet_gro_flush(c->gro, write_tun, c->tun);
+}
+
+static void on_event(void *arg, const struct netlink_event *ev)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	(void)arg;
+	if (ev->type == NETLINK_EV_LINK)
+		printf("EVENT link %s ifindex=%u name=%s %s mtu=%u\n",
+		       ev->removed ? "del" : "new", ev->ifindex, ev->ifname,
+		       (ev->flags & IFF_UP) ? "up" : "down", ev->mtu);
+	else if (ev->type == NETLINK_EV_ADDR)
+		printf("EVENT addr %s ifindex=%u %s/%u\n",
+		       ev->removed ? "del" : "new", ev->ifindex,
+		       inet_ntop(ev->family, ev->addr, s, sizeof(s)),
+		       ev->prefixlen);
+	else
+		printf("EVENT resync\n");
+}
+
+static void print_stats(const struct stats *st)
+{
+	printf("STATS reads=%u gso=%u segs=%u bad_csum=%u split_err=%u "
+	       "echo=%u tcp_bytes=%" PRIu64 " tcp_done=%u\n",
+	       st->reads, st->gso, st->segs, st->bad_csum, st->split_err,
+	       st->echo, st->tcp_bytes, st->tcp_done);
+}
+
+/* Wait up to 1 s for the echo reply with our id and seq. */
+static bool ping_wait(int fd, bool v6, uint16_t id, uint16_t seq)
+{
+	uint64_t end = clock_now_ms() + 1000;
+	uint8_t buf[2048];
+
+	while (clock_now_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const uint8_t *icmp = buf;
+		ssize_t n;
+
+		if (poll(&p, 1, (int)(end - clock_now_ms())) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			continue;
+		if (!v6) { /* raw IPv4 sockets hand over the IP header too */
+			size_t iphl = (size_t)(buf[0] & 15) * 4;
+
+			if ((size_t)n < iphl + 8)
+				continue;
+			icmp = buf + iphl;
+			n -= (ssize_t)iphl;
+			if (vnet_csum_fold(vnet_csum_add(0, icmp, (size_t)n)) !=
+			    0xffff)
+				continue;
+		}
+		if (n >= 8 && icmp[0] == (v6 ? 129 : 0) &&
+		    get16(icmp + 4) == id && get16(icmp + 6) == seq)
+			return true;
+	}
+	return false;
+}
+
+static int ping_main(const char *addr, unsigned count)
+{
+	union {
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} sa;
+	bool v6 = strchr(addr, ':') != NULL;
+	uint16_t id = (uint16_t)getpid();
+	unsigned ok = 0;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	if (v6) {
+		sa.in6.sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, addr, &sa.in6.sin6_addr) != 1)
+			return 2;
+	} else {
+		sa.in4.sin_family = AF_INET;
+		if (inet_pton(AF_INET, addr, &sa.in4.sin_addr) != 1)
+			return 2;
+	}
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC,
+		    v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	if (fd < 0) {
+		perror("icemesh-tun-test: raw socket");
+		return 1;
+	}
+	for (unsigned seq = 1; seq <= count; seq++) {
+		uint8_t pkt[64];
+
+		memset(pkt, 0, sizeof(pkt));
+		pkt[0] = v6 ? 128 : 8;
+		put16(pkt + 4, id);
+		put16(pkt + 6, seq);
+		for (size_t i = 8; i < sizeof(pkt); i++)
+			pkt[i] = (uint8_t)i;
+		/* the kernel fills the ICMPv6 checksum itself */
+		if (!v6)
+			put16(pkt + 2, (uint16_t)~vnet_csum_fold(vnet_csum_add(
+					       0, pkt, sizeof(pkt))));
+		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&sa,
+			   v6 ? sizeof(sa.in6) : sizeof(sa.in4)) < 0) {
+			perror("icemesh-tun-test: sendto");
+			break;
+		}
+		if (ping_wait(fd, v6, id, (uint16_t)seq)) {
+			printf("PING reply from %s seq=%u\n", addr, seq);
+			ok++;
+		} else {
+			printf("PING timeout %s seq=%u\n", addr, seq);
+		}
+	}
+	close(fd);
+	return ok == count ? 0 : 1;
+}
+
+struct opts {
+	const char *name;
+	unsigned mtu;
+	struct prefix addrs[MAX_PREFIXES], routes[MAX_PREFIXES];
+	size_t naddrs, nroutes;
+	unsigned timeout;
+	bool vnet;
+	const char *ping;
+	unsigned count;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "mtu", required_argument, NULL, 'm' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "route", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "no-vnet-hdr", no_argument, NULL, 'V' },
+		{ "ping", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	*o = (struct opts){ .name = "imtun0", .mtu = 1420, .timeout = 60,
+			    .vnet = true, .count = 3 };
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			o->name = optarg;
+			break;
+		case 'm':
+			o->mtu = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+		case 'r':
+			if ((ch == 'a' ? o->naddrs : o->nroutes) >= MAX_PREFIXES ||
+			    parse_prefix(optarg, ch == 'a' ?
+							 &o->addrs[o->naddrs++] :
+							 &o->routes[o->nroutes++]))
+				return -EINVAL;
+			break;
+		case 't':
+			o->timeout = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'V':
+			o->vnet = false;
+			break;
+		case 'p':
+			o->ping = optarg;
+			break;
+		case 'c':
+			o->count = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return o->mtu >= 1280 && o->mtu <= 9000 ? 0 : -EINVAL;
+}
+
+static int configure(struct netlink *nl, unsigned idx, const struct opts *o)
+{
+	int ret = netlink_link_set_mtu(nl, idx, o->mtu);
+
+	for (size_t i = 0; !ret && i < o->naddrs; i++)
+		ret = netlink_addr_add(nl, idx, o->addrs[i].family,
+				       o->addrs[i].addr, o->addrs[i].len);
+	if (!ret)
+		ret = netlink_link_set_up(nl, idx, true);
+	/* routes after the link is up: the kernel refuses them before */
+	for (size_t i = 0; !ret && i < o->nroutes; i++)
+		ret = netlink_route_add(nl, idx, o->routes[i].family,
+					o->routes[i].addr, o->routes[i].len, 0);
+	return ret;
+}
+
+static int serve(struct ctx *c, struct netlink_watch *w, unsigned timeout)
+{
+	static uint8_t buf[VNET_HDR_LEN + VNET_MAX_PACKET];
+	static uint8_t store[MAX_SEGS][SEG_CAP];
+	uint8_t *segs[MAX_SEGS];
+	size_t lens[MAX_SEGS];
+	uint64_t end = clock_now_ms() + (uint64_t)timeout * 1000;
+
+	for (int i = 0; i < MAX_SEGS; i++)
+		segs[i] = store[i];
+	while (!stop && clock_now_ms() < end) {
+		struct pollfd p[2] = {
+			{ .fd = tun_fd(c->tun), .events = POLLIN },
+			{ .fd = netlink_watch_fd(w), .events = POLLIN },
+		};
+
+		if (poll(p, 2, 200) < 0 && errno != EINTR)
+			return -errno;
+		if (p[0].revents & POLLIN)
+			tun_in(c, buf, sizeof(buf), segs, lens);
+		if (p[1].revents & POLLIN)
+			netlink_watch_process(w, 16);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx c = { 0 };
+	struct netlink *nl = NULL;
+	struct netlink_watch *w = NULL;
+	struct opts o;
+	int ret;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (parse_opts(argc, argv, &o)) {
+		fprintf(stderr, "usage: %s --name IF --mtu N --addr CIDR... "
+				"--route CIDR... [--timeout S] [--no-vnet-hdr]\n",
+			argv[0]);
+		return 2;
+	}
+	if (o.ping)
+		return ping_main(o.ping, o.count);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	c.mss = o.mtu - 60;
+	c.gro = vnet_gro_create(MAX_SEGS);
+	ret = c.gro ? 0 : -ENOMEM;
+	if (!ret)
+		ret = tun_open(o.name, o.vnet ? TUN_OPEN_VNET_HDR : 0, &c.tun);
+	if (!ret)
+		ret = netlink_open(&nl);
+	if (!ret)
+		ret = netlink_watch_open(on_event, NULL, &w);
+	if (!ret)
+		ret = configure(nl, tun_ifindex(c.tun), &o);
+	if (ret) {
+		fprintf(stderr, "icemesh-tun-test: setup: %s\n", strerror(-ret));
+		goto out;
+	}
+	printf("READY %s ifindex=%u offloads=0x%x\n", tun_name(c.tun),
+	       tun_ifindex(c.tun), tun_offloads(c.tun));
+	ret = serve(&c, w, o.timeout);
+	print_stats(&c.st);
+out:
+	netlink_watch_close(w);
+	netlink_close(nl);
+	tun_close(c.tun);
+	vnet_gro_destroy(c.gro);
+	return ret ? 1 : 0;
+}
