@@ -144,7 +144,8 @@ static void set_up(struct coordc *c, bool up)
 	if (up)
 		log_info(TOPIC, "coordinator reachable");
 	else
-		log_warn(TOPIC, "coordinator unreachable, probing with backoff");
+		log_warn(TOPIC,
+			 "coordinator unreachable, probing with backoff");
 	if (c->cfg.cb.connectivity)
 		c->cfg.cb.connectivity(up, c->cfg.cb.arg);
 }
@@ -220,9 +221,9 @@ static enum outcome classify(struct task *t, int result, long status,
 					"%s: TLS failure (%s): check the "
 					"coordinator's pin or CA",
 					task_names[t->id],
-					result == -EKEYREJECTED ?
-						"pinned key mismatch" :
-						"handshake/certificate");
+					result == -EKEYREJECTED
+						? "pinned key mismatch"
+						: "handshake/certificate");
 		return CONN_LOST;
 	}
 	conn_ok(t->c);
@@ -302,8 +303,9 @@ static int load_credential(struct coordc *c)
 	free(text);
 	coordc_key_to_b64(c->cfg.node_pk, key);
 	ret = -EINVAL;
-	if (!o || json_unpack(o, "{s:s, s:s, s:s}", "url", &url, "node_key",
-			      &k, "credential", &cred) != 0 ||
+	if (!o ||
+	    json_unpack(o, "{s:s, s:s, s:s}", "url", &url, "node_key", &k,
+			"credential", &cred) != 0 ||
 	    !credential_ok(cred))
 		goto out;
 	ret = 0;
@@ -478,8 +480,9 @@ static int run_netmap(struct task *t)
 	char path[128];
 
 	if (c->have_version)
-		snprintf(path, sizeof(path), "/v1/netmap?since=%" PRIu64
-			 "&wait=%u", c->version, c->cfg.poll_wait_s);
+		snprintf(path, sizeof(path),
+			 "/v1/netmap?since=%" PRIu64 "&wait=%u", c->version,
+			 c->cfg.poll_wait_s);
 	else
 		snprintf(path, sizeof(path), "/v1/netmap?wait=%u",
 			 c->cfg.poll_wait_s);
@@ -493,9 +496,9 @@ static void poll_again(struct task *t)
 	uint64_t took = clock_now_ms() - t->started_ms;
 
 	t->attempt = 0;
-	task_schedule(t, took < MIN_POLL_INTERVAL_MS ?
-				 MIN_POLL_INTERVAL_MS - took :
-				 0);
+	task_schedule(t, took < MIN_POLL_INTERVAL_MS
+				 ? MIN_POLL_INTERVAL_MS - took
+				 : 0);
 }
 
 static void done_netmap(struct task *t, long status, const char *body,
@@ -680,7 +683,8 @@ static void done_probe(struct task *t, int result, long status,
 		       const char *body, size_t len)
 {
 	/* a proxy in front of a dead server answers too: ask for "ok" */
-	if (result == 0 && status == 200 && coordc_parse_health(body, len) == 0) {
+	if (result == 0 && status == 200 &&
+	    coordc_parse_health(body, len) == 0) {
 		conn_ok(t->c);
 		return;
 	}

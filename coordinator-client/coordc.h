@@ -37,9 +37,8 @@ struct coordc_callbacks {
 	void (*netmap)(const struct coordc_netmap *nm, bool from_cache,
 		       void *arg);
 	/* A signal sealed by from_key (authenticated), in order, once. */
-	void (*signal)(const uint8_t from_key[COORDC_KEY_LEN],
-		       uint64_t from_id, const uint8_t *msg, size_t len,
-		       void *arg);
+	void (*signal)(const uint8_t from_key[COORDC_KEY_LEN], uint64_t from_id,
+		       const uint8_t *msg, size_t len, void *arg);
 	/* The coordinator became reachable (up) or unreachable (!up). */
 	void (*connectivity)(bool up, void *arg);
 	/* Registration failed for good (auth key refused): code from the API. */

@@ -266,12 +266,12 @@ struct coordc_http *coordc_http_new(uv_loop_t *loop,
 	http->ca_file = dup_or_null(cfg->ca_file, &failed);
 	http->pin = dup_or_null(cfg->pin, &failed);
 	http->allow_http = cfg->allow_http;
-	http->connect_timeout_ms = cfg->connect_timeout_ms ?
-					   cfg->connect_timeout_ms :
-					   COORDC_HTTP_DEFAULT_CONNECT_MS;
-	http->max_response = cfg->max_response ?
-				     cfg->max_response :
-				     COORDC_HTTP_DEFAULT_MAX_RESPONSE;
+	http->connect_timeout_ms = cfg->connect_timeout_ms
+					   ? cfg->connect_timeout_ms
+					   : COORDC_HTTP_DEFAULT_CONNECT_MS;
+	http->max_response = cfg->max_response
+				     ? cfg->max_response
+				     : COORDC_HTTP_DEFAULT_MAX_RESPONSE;
 	http->multi = curl_multi_init();
 	if (failed || !http->multi || uv_timer_init(loop, &http->timer) < 0) {
 		curl_multi_cleanup(http->multi);

@@ -119,8 +119,8 @@ int coordc_key_from_b64(const char *s, uint8_t key[COORDC_KEY_LEN])
 	uint8_t tmp[COORDC_KEY_LEN];
 	size_t n;
 
-	if (!s || strlen(s) != 44 ||
-	    b64_decode(s, 44, tmp, sizeof(tmp), &n) || n != COORDC_KEY_LEN)
+	if (!s || strlen(s) != 44 || b64_decode(s, 44, tmp, sizeof(tmp), &n) ||
+	    n != COORDC_KEY_LEN)
 		return -EBADMSG;
 	memcpy(key, tmp, COORDC_KEY_LEN);
 	return 0;
@@ -206,7 +206,8 @@ static int node_parse(const json_t *o, struct coordc_node *n)
 	if (json_object_get(o, "last_seen") &&
 	    get_uint(o, "last_seen", 0, UINT64_MAX, &n->last_seen))
 		return -EBADMSG;
-	if (!json_is_array(ips) || json_array_size(ips) > COORDC_MAX_ALLOWED_IPS)
+	if (!json_is_array(ips) ||
+	    json_array_size(ips) > COORDC_MAX_ALLOWED_IPS)
 		return -EBADMSG;
 	for (i = 0; i < json_array_size(ips); i++)
 		if (prefix_parse(json_array_get(ips, i), &n->allowed_ips[i]))
@@ -294,8 +295,7 @@ static int netmap_fill(const json_t *root, struct coordc_netmap *nm)
 	return 0;
 }
 
-int coordc_parse_netmap(const char *buf, size_t len,
-			struct coordc_netmap **out)
+int coordc_parse_netmap(const char *buf, size_t len, struct coordc_netmap **out)
 {
 	json_t *root = load_object(buf, len);
 	struct coordc_netmap *nm;
@@ -381,8 +381,7 @@ static int signal_parse(const json_t *o, struct coordc_signal *m)
 	const json_t *pl = json_object_get(o, "payload");
 	size_t n, b64_len;
 
-	if (!json_is_object(o) ||
-	    get_uint(o, "seq", 1, UINT64_MAX, &m->seq) ||
+	if (!json_is_object(o) || get_uint(o, "seq", 1, UINT64_MAX, &m->seq) ||
 	    get_uint(o, "from", 1, COORDC_MAX_NODE_ID, &m->from) ||
 	    get_key(o, "from_key", m->from_key) ||
 	    get_str(o, "id", COORDC_SIGNAL_ID_MAX, cs_id, m->id) ||
@@ -409,7 +408,8 @@ static int signals_fill(const json_t *root, struct coordc_signal_batch *b)
 	const json_t *msgs = json_object_get(root, "messages");
 	const json_t *more = json_object_get(root, "more");
 
-	if (!json_is_array(msgs) || json_array_size(msgs) > COORDC_MAX_SIGNALS ||
+	if (!json_is_array(msgs) ||
+	    json_array_size(msgs) > COORDC_MAX_SIGNALS ||
 	    get_uint(root, "cursor", 0, UINT64_MAX, &b->cursor) ||
 	    (more && !json_is_boolean(more)))
 		return -EBADMSG;

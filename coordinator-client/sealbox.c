@@ -91,7 +91,8 @@ void sealbox_free(struct sealbox *sb)
 	if (!sb)
 		return;
 	if (sb->peers) {
-		sodium_memzero(sb->peers, sb->cfg.max_peers * sizeof(*sb->peers));
+		sodium_memzero(sb->peers,
+			       sb->cfg.max_peers * sizeof(*sb->peers));
 		free(sb->peers);
 	}
 	sodium_memzero(sb, sizeof(*sb));
@@ -227,8 +228,8 @@ static int replay_check(struct peer *p, uint64_t epoch, uint64_t counter)
 	if (counter > p->rx_counter) {
 		uint64_t shift = counter - p->rx_counter;
 
-		p->rx_window = shift >= SEALBOX_WINDOW ? 0 :
-							 p->rx_window << shift;
+		p->rx_window =
+			shift >= SEALBOX_WINDOW ? 0 : p->rx_window << shift;
 		p->rx_window |= 1;
 		p->rx_counter = counter;
 		return 0;
@@ -279,8 +280,8 @@ int sealbox_open(struct sealbox *sb, const uint8_t peer_pk[SEALBOX_KEY_LEN],
 		goto out;
 	}
 	if (crypto_box_open_easy_afternm(plain, in + 1 + SEALBOX_NONCE_LEN,
-					 in_len - 1 - SEALBOX_NONCE_LEN,
-					 in + 1, p->k) != 0) {
+					 in_len - 1 - SEALBOX_NONCE_LEN, in + 1,
+					 p->k) != 0) {
 		ret = -EBADMSG;
 		goto out;
 	}

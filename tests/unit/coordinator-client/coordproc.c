@@ -102,11 +102,12 @@ int coordproc_init(struct coordproc *p, const char *parent)
 		return -errno;
 	self[n] = '\0';
 	/* BUILD/tests/test_x -> BUILD/icemesh-coord */
-	snprintf(p->bin, sizeof(p->bin), "%s/../icemesh-coord",
-		 dirname(self));
+	snprintf(p->bin, sizeof(p->bin), "%s/../icemesh-coord", dirname(self));
 	if (access(p->bin, X_OK) != 0) {
-		fprintf(stderr, "no %s: build it first (make BUILD=... "
-				"BUILD/icemesh-coord)\n", p->bin);
+		fprintf(stderr,
+			"no %s: build it first (make BUILD=... "
+			"BUILD/icemesh-coord)\n",
+			p->bin);
 		return -ENOENT;
 	}
 	snprintf(p->dir, sizeof(p->dir), "%s/coord", parent);

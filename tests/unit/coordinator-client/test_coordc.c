@@ -183,8 +183,8 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 }
 
 /* Keep log lines out of the test output; remember the last error. */
-static void log_sink(enum log_level level, const char *topic,
-		     const char *line, void *arg)
+static void log_sink(enum log_level level, const char *topic, const char *line,
+		     void *arg)
 {
 	if (level <= LOG_LEVEL_ERROR)
 		snprintf(F.last_error, sizeof(F.last_error), "%s", line);
@@ -368,9 +368,8 @@ static void test_replay_refused(void **state)
 				     (unsigned long long)F.b.nm->self.id, i,
 				     b64);
 		req.body_len = n;
-		assert_int_equal(coordc_http_start(http, &req, on_post, &p,
-						   NULL),
-				 0);
+		assert_int_equal(
+			coordc_http_start(http, &req, on_post, &p, NULL), 0);
 		assert_true(run_until(post_done, &p, 5000));
 		assert_int_equal(p.ret, 0);
 		assert_int_equal(p.status, 200);
@@ -441,9 +440,11 @@ static void test_pin_mismatch(void **state)
 	char path[400];
 
 	/* the pin of some other key: 32 zero bytes */
-	assert_int_equal(node_start(&d, "delta", F.authkey,
-				    "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
-			 0);
+	assert_int_equal(
+		node_start(
+			&d, "delta", F.authkey,
+			"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+		0);
 	run_until(never, NULL, 1000);
 	assert_null(d.nm);
 	assert_false(coordc_is_up(d.c));
@@ -465,10 +466,11 @@ static void test_bad_auth_key(void **state)
 {
 	struct tnode e = { 0 };
 
-	assert_int_equal(node_start(&e, "epsilon",
-				    "imk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-				    NULL),
-			 0);
+	assert_int_equal(
+		node_start(&e, "epsilon",
+			   "imk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+			   NULL),
+		0);
 	assert_true(run_until(has_fatal, &e, 5000));
 	assert_string_equal(e.fatal, "invalid_auth_key");
 	assert_non_null(strstr(F.last_error, "invalid_auth_key"));

@@ -35,8 +35,8 @@ struct result {
 
 /* GET /echo -> 200 {"method","auth","body"}; /slow -> sleeps 200 ms;
  * /hang -> sleeps 1 s; /big -> 64 KiB */
-static void handler(const struct testsrv_req *req, void *arg,
-		    unsigned *status, char **body)
+static void handler(const struct testsrv_req *req, void *arg, unsigned *status,
+		    char **body)
 {
 	if (strcmp(req->url, "/slow") == 0) {
 		usleep(200000);
@@ -281,9 +281,8 @@ static void test_concurrent_nonblocking(void **state)
 	tick.data = &ticks;
 	uv_timer_start(&tick, on_tick, 10, 10);
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(coordc_http_start(http, &req, on_done, &r[i],
-						   NULL),
-				 0);
+		assert_int_equal(
+			coordc_http_start(http, &req, on_done, &r[i], NULL), 0);
 	assert_int_equal(coordc_http_inflight(http), 10);
 	run_until(&f->loop, r, 10);
 	took = clock_now_ms() - t0;
@@ -338,20 +337,22 @@ static void test_backoff(void **state)
 		unsigned attempt;
 		uint64_t lo, hi;
 	} t[] = {
-		{ 0, 250, 500 },   { 1, 500, 1000 },  { 2, 1000, 2000 },
-		{ 5, 8000, 16000 }, { 6, 15000, 30000 }, { 60, 15000, 30000 },
+		{ 0, 250, 500 },	{ 1, 500, 1000 },
+		{ 2, 1000, 2000 },	{ 5, 8000, 16000 },
+		{ 6, 15000, 30000 },	{ 60, 15000, 30000 },
 		{ 1000, 15000, 30000 },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		assert_int_equal(coordc_backoff_ms(t[i].attempt, 500, 30000, 0),
 				 t[i].lo);
-		assert_int_equal(coordc_backoff_ms(t[i].attempt, 500, 30000,
-						   (uint32_t)(t[i].hi - t[i].lo)),
-				 t[i].hi);
+		assert_int_equal(
+			coordc_backoff_ms(t[i].attempt, 500, 30000,
+					  (uint32_t)(t[i].hi - t[i].lo)),
+			t[i].hi);
 		for (uint32_t rnd = 0; rnd < 100000; rnd += 997) {
-			uint64_t d = coordc_backoff_ms(t[i].attempt, 500,
-						       30000, rnd * 7919u);
+			uint64_t d = coordc_backoff_ms(t[i].attempt, 500, 30000,
+						       rnd * 7919u);
 
 			assert_true(d >= t[i].lo && d <= t[i].hi);
 		}

@@ -16,23 +16,24 @@
 #define KEY_A "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY_B "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 
-#define NODE(id, name, key, last)                                            \
-	"{\"id\":" #id ",\"name\":\"" name "\",\"node_key\":\"" key "\","      \
+#define NODE(id, name, key, last)                                             \
+	"{\"id\":" #id ",\"name\":\"" name "\",\"node_key\":\"" key "\","     \
 	"\"ipv4\":\"100.64.0." #id "\",\"ipv6\":\"fd12:3456:789a::" #id "\"," \
 	"\"allowed_ips\":[\"100.64.0." #id "/32\",\"fd12:3456:789a::" #id     \
 	"/128\"],\"online\":true,\"last_seen\":" #last ",\"ephemeral\":false}"
 
-#define NETWORK                                                              \
-	"\"network\":{\"ipv4_prefix\":\"100.64.0.0/10\","                     \
+#define NETWORK                                           \
+	"\"network\":{\"ipv4_prefix\":\"100.64.0.0/10\"," \
 	"\"ipv6_prefix\":\"fd12:3456:789a::/48\"}"
 
 static const char netmap_ok[] =
-	"{\"version\":1795337000123,\"self\":" NODE(1, "laptop", KEY_A, 0)
-	",\"peers\":[" NODE(2, "server-2", KEY_B, 1795337000) "]," NETWORK
-	",\"stun\":[\"203.0.113.1:3478\",\"[2001:db8::1]:3478\"],"
-	"\"turn\":{\"servers\":[\"203.0.113.1:3478\"],\"username\":"
-	"\"1795380000:1\",\"password\":\"c2VjcmV0\",\"expires\":1795380000},"
-	"\"future_field\":{\"x\":[1,2]}}";
+	"{\"version\":1795337000123,\"self\":" NODE(1, "laptop", KEY_A, 0) ",\"peers\":[" NODE(
+		2, "server-2", KEY_B,
+		1795337000) "]," NETWORK
+			    ",\"stun\":[\"203.0.113.1:3478\",\"[2001:db8::1]:3478\"],"
+			    "\"turn\":{\"servers\":[\"203.0.113.1:3478\"],\"username\":"
+			    "\"1795380000:1\",\"password\":\"c2VjcmV0\",\"expires\":1795380000},"
+			    "\"future_field\":{\"x\":[1,2]}}";
 
 static void test_netmap_ok(void **state)
 {
@@ -50,9 +51,9 @@ static void test_netmap_ok(void **state)
 	assert_int_equal(nm->peers[0].id, 2);
 	assert_true(nm->peers[0].online);
 	assert_int_equal(nm->peers[0].last_seen, 1795337000);
-	assert_string_equal(inet_ntop(AF_INET, &nm->peers[0].ipv4, buf,
-				      sizeof(buf)),
-			    "100.64.0.2");
+	assert_string_equal(
+		inet_ntop(AF_INET, &nm->peers[0].ipv4, buf, sizeof(buf)),
+		"100.64.0.2");
 	assert_int_equal(nm->peers[0].n_allowed_ips, 2);
 	assert_int_equal(nm->peers[0].allowed_ips[1].family, AF_INET6);
 	assert_int_equal(nm->peers[0].allowed_ips[1].len, 128);
@@ -120,13 +121,12 @@ static void test_netmap_bad(void **state)
 	}
 	/* not JSON, not an object, duplicate keys, trailing junk */
 	static const char *const junk[] = {
-		"", "[]", "null", "{", "{\"version\":1,\"version\":2}",
-		"{} x",
+		"", "[]", "null", "{", "{\"version\":1,\"version\":2}", "{} x",
 	};
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
-		assert_int_equal(coordc_parse_netmap(junk[i], strlen(junk[i]),
-						     &nm),
-				 -EBADMSG);
+		assert_int_equal(
+			coordc_parse_netmap(junk[i], strlen(junk[i]), &nm),
+			-EBADMSG);
 }
 
 static void test_netmap_caps(void **state)
@@ -145,8 +145,8 @@ static void test_netmap_caps(void **state)
 	assert_int_equal(coordc_parse_netmap(buf, n, &nm), -EBADMSG);
 	free(buf);
 	/* turn: null is no TURN; stun absent is none */
-	const char *no_turn = "{\"version\":0,\"self\":" NODE(1, "a", KEY_A, 0)
-		",\"peers\":[]," NETWORK ",\"turn\":null}";
+	const char *no_turn = "{\"version\":0,\"self\":" NODE(
+		1, "a", KEY_A, 0) ",\"peers\":[]," NETWORK ",\"turn\":null}";
 	assert_int_equal(coordc_parse_netmap(no_turn, strlen(no_turn), &nm), 0);
 	assert_false(nm->has_turn);
 	assert_int_equal(nm->n_stun, 0);
@@ -156,17 +156,19 @@ static void test_netmap_caps(void **state)
 
 static void test_register(void **state)
 {
-	static const char ok[] =
-		"{\"node\":" NODE(7, "laptop", KEY_A, 0)
-		",\"credential\":\"imc_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG\","
-		"\"created\":true," NETWORK "}";
+	static const char ok[] = "{\"node\":" NODE(
+		7, "laptop", KEY_A,
+		0) ",\"credential\":\"imc_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG\","
+		   "\"created\":true," NETWORK "}";
 	static const char *const bad[] = {
-		"{\"node\":" NODE(7, "l", KEY_A, 0) ",\"credential\":\"imc_a\\r\\nX: y\","
-		"\"created\":true," NETWORK "}",
+		"{\"node\":" NODE(7, "l", KEY_A,
+				  0) ",\"credential\":\"imc_a\\r\\nX: y\","
+				     "\"created\":true," NETWORK "}",
 		"{\"node\":" NODE(7, "l", KEY_A, 0) ",\"credential\":\"imc_a\","
-		"\"created\":1," NETWORK "}",
+						    "\"created\":1," NETWORK
+						    "}",
 		"{\"node\":" NODE(7, "l", KEY_A, 0) ",\"created\":true," NETWORK
-		"}",
+						    "}",
 		"{\"node\":{},\"credential\":\"imc_a\",\"created\":true," NETWORK
 		"}",
 	};
@@ -179,25 +181,26 @@ static void test_register(void **state)
 			    "imc_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG");
 	assert_int_equal(r.ipv6_prefix.len, 48);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(coordc_parse_register(bad[i], strlen(bad[i]),
-						       &r),
-				 -EBADMSG);
+		assert_int_equal(
+			coordc_parse_register(bad[i], strlen(bad[i]), &r),
+			-EBADMSG);
 }
 
-#define SIG(seq, id, payload)                                                \
+#define SIG(seq, id, payload)                                                  \
 	"{\"seq\":" #seq ",\"from\":3,\"from_key\":\"" KEY_B "\",\"id\":\"" id \
 	"\",\"sent_at\":1795337000,\"payload\":\"" payload "\"}"
 
 static void test_signals(void **state)
 {
-	static const char ok[] = "{\"messages\":[" SIG(5, "a1", "aGVsbG8=") ","
-		SIG(9, "a.2-x_", "AA==") "],\"cursor\":9,\"more\":true}";
+	static const char ok[] =
+		"{\"messages\":[" SIG(5, "a1", "aGVsbG8=") "," SIG(
+			9, "a.2-x_", "AA==") "],\"cursor\":9,\"more\":true}";
 	static const char *const bad[] = {
 		/* out of order, repeated, cursor past the last, empty payload */
-		"{\"messages\":[" SIG(9, "a", "AA==") "," SIG(5, "b", "AA==")
-		"],\"cursor\":5}",
-		"{\"messages\":[" SIG(5, "a", "AA==") "," SIG(5, "b", "AA==")
-		"],\"cursor\":5}",
+		"{\"messages\":[" SIG(9, "a", "AA==") "," SIG(
+			5, "b", "AA==") "],\"cursor\":5}",
+		"{\"messages\":[" SIG(5, "a", "AA==") "," SIG(
+			5, "b", "AA==") "],\"cursor\":5}",
 		"{\"messages\":[" SIG(5, "a", "AA==") "],\"cursor\":6}",
 		"{\"messages\":[" SIG(5, "a", "") "],\"cursor\":5}",
 		"{\"messages\":[" SIG(5, "a", "AA=") "],\"cursor\":5}",
@@ -219,7 +222,8 @@ static void test_signals(void **state)
 	coordc_signal_batch_free(b);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		b = NULL;
-		if (coordc_parse_signals(bad[i], strlen(bad[i]), &b) != -EBADMSG)
+		if (coordc_parse_signals(bad[i], strlen(bad[i]), &b) !=
+		    -EBADMSG)
 			fail_msg("accepted case %zu", i);
 		assert_null(b);
 	}
@@ -236,7 +240,8 @@ static void test_signal_caps(void **state)
 	for (int i = 1; i <= COORDC_MAX_SIGNALS + 1; i++)
 		n += (size_t)snprintf(buf + n, cap - n,
 				      "%s{\"seq\":%d,\"from\":3,\"from_key\":"
-				      "\"" KEY_B "\",\"id\":\"x\",\"sent_at\":1,"
+				      "\"" KEY_B
+				      "\",\"id\":\"x\",\"sent_at\":1,"
 				      "\"payload\":\"AA==\"}",
 				      i > 1 ? "," : "", i);
 	n += (size_t)snprintf(buf + n, cap - n, "],\"cursor\":%d}",
@@ -245,15 +250,15 @@ static void test_signal_caps(void **state)
 	/* 21848 chars: 5461 groups of 3 bytes, then "AAA=" is 2 more */
 	memset(big, 'A', 21848);
 	strcpy(big + 21844, "AAA=");
-	n = (size_t)snprintf(buf, cap,
-			     "{\"messages\":[" SIG(1, "x", "%s") "],\"cursor\":1}",
-			     big);
+	n = (size_t)snprintf(
+		buf, cap, "{\"messages\":[" SIG(1, "x", "%s") "],\"cursor\":1}",
+		big);
 	assert_int_equal(coordc_parse_signals(buf, n, &b), -EBADMSG);
 	/* ... and "AA==" 1 more: exactly 16384 is fine */
 	strcpy(big + 21844, "AA==");
-	n = (size_t)snprintf(buf, cap,
-			     "{\"messages\":[" SIG(1, "x", "%s") "],\"cursor\":1}",
-			     big);
+	n = (size_t)snprintf(
+		buf, cap, "{\"messages\":[" SIG(1, "x", "%s") "],\"cursor\":1}",
+		big);
 	assert_int_equal(coordc_parse_signals(buf, n, &b), 0);
 	assert_int_equal(b->msgs[0].len, 16384);
 	coordc_signal_batch_free(b);
@@ -271,12 +276,11 @@ static void test_error_health(void **state)
 	assert_string_equal(code, "unknown_field");
 	assert_int_equal(coordc_parse_error("{\"error\":1}", 11, code),
 			 -EBADMSG);
-	assert_int_equal(coordc_parse_health("{\"status\":\"ok\",\"api\":1}",
-					     23),
-			 0);
-	assert_int_equal(coordc_parse_health("{\"status\":\"ok\",\"api\":2}",
-					     23),
-			 -EBADMSG);
+	assert_int_equal(
+		coordc_parse_health("{\"status\":\"ok\",\"api\":1}", 23), 0);
+	assert_int_equal(
+		coordc_parse_health("{\"status\":\"ok\",\"api\":2}", 23),
+		-EBADMSG);
 }
 
 int main(void)

@@ -115,7 +115,8 @@ static void test_round_trip(void **state)
 static void test_sizes(void **state)
 {
 	struct pair *p = *state;
-	static uint8_t big[SEALBOX_MAX_PAYLOAD + 1], box[SEALBOX_MAX_SEALED + 1];
+	static uint8_t big[SEALBOX_MAX_PAYLOAD + 1],
+		box[SEALBOX_MAX_SEALED + 1];
 	static uint8_t out[SEALBOX_MAX_PAYLOAD];
 	size_t len = 0, out_len = 0;
 
@@ -155,16 +156,16 @@ static void test_tamper(void **state)
 	struct pair *p = *state;
 	uint8_t box[SEALBOX_MAX_SEALED];
 	char out[SEALBOX_MAX_PAYLOAD + 1];
-	size_t len = seal(&p->a, &p->b, "candidate:1 1 UDP 1 192.0.2.1 1 typ host",
-			  T0, box);
+	size_t len = seal(&p->a, &p->b,
+			  "candidate:1 1 UDP 1 192.0.2.1 1 typ host", T0, box);
 
 	/* every bit of every byte, one at a time */
 	for (size_t i = 0; i < len; i++) {
 		for (int bit = 0; bit < 8; bit++) {
 			box[i] ^= (uint8_t)(1u << bit);
-			assert_int_equal(open_at(&p->b, &p->a, box, len, T0,
-						 out),
-					 -EBADMSG);
+			assert_int_equal(
+				open_at(&p->b, &p->a, box, len, T0, out),
+				-EBADMSG);
 			box[i] ^= (uint8_t)(1u << bit);
 		}
 	}
@@ -257,8 +258,8 @@ static void test_window_vs_reference(void **state)
 	for (int step = 0; step < 4 * N; step++) {
 		uint32_t i = randombytes_uniform(N);
 		/* reference: accept iff unseen and within 64 of the highest */
-		bool want = !seen[i] &&
-			    (!any || i > highest || highest - i < SEALBOX_WINDOW);
+		bool want = !seen[i] && (!any || i > highest ||
+					 highest - i < SEALBOX_WINDOW);
 		int ret = open_at(&p->b, &p->a, box[i], len[i], T0, out);
 
 		assert_int_equal(ret, want ? 0 : -EALREADY);
@@ -403,10 +404,12 @@ static void test_statefile(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_replay_and_reorder, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_window_edge, setup,

@@ -203,8 +203,8 @@ struct testsrv *testsrv_start(const struct testsrv_cert *c, uint16_t port,
 	s->arg = arg;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	s->d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			MHD_USE_TLS,
+		MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS,
 		0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sin,
 		MHD_OPTION_HTTPS_MEM_CERT, c->cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, c->key_pem,
