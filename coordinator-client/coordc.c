@@ -517,6 +517,12 @@ static void done_netmap(struct task *t, long status, const char *body,
 		task_retry(t);
 		return;
 	}
+	if (c->have_version && nm->version == c->version) {
+		/* nothing new: a server that should have held the poll */
+		coordc_netmap_free(nm);
+		poll_again(t);
+		return;
+	}
 	netmap_take(c, nm, false, body, len);
 	t->attempt = 0;
 	task_schedule(t, 0); /* a new version: ask for the next at once */
@@ -560,6 +566,7 @@ static void done_sigrecv(struct task *t, long status, const char *body,
 {
 	struct coordc *c = t->c;
 	struct coordc_signal_batch *b = NULL;
+	bool fresh;
 
 	if (status == 204) {
 		poll_again(t);
@@ -575,11 +582,15 @@ static void done_sigrecv(struct task *t, long status, const char *body,
 		if (b->msgs[i].seq > c->cursor)
 			deliver(c, &b->msgs[i]);
 	/* handled: the next poll acknowledges them (API: cursor) */
-	if (b->n && b->cursor > c->cursor)
+	fresh = b->n && b->cursor > c->cursor;
+	if (fresh)
 		c->cursor = b->cursor;
 	coordc_signal_batch_free(b);
 	t->attempt = 0;
-	task_schedule(t, 0);
+	if (fresh)
+		task_schedule(t, 0); /* more may wait: no added latency */
+	else
+		poll_again(t); /* nothing new came: do not spin */
 }
 
 static void outbox_pop(struct coordc *c)
