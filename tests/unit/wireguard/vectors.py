@@ -3,10 +3,14 @@
 """
 Derive the handshake vectors of test_noise.c independently of icemesh's C code:
 BLAKE2s from Python's hashlib, X25519 and ChaCha20-Poly1305 from the
-`cryptography` package (Debian: python3-cryptography). Follows the WireGuard
+`cryptography` package (Debian: python3-cryptography); XChaCha20 is
+HChaCha20 (written out below) in front of that ChaCha20-Poly1305. Follows the WireGuard
 paper §5.4 and wireguard.com/protocol step by step.
 
-    python3 tests/unit/wireguard/vectors.py     # prints the C table
+    python3 tests/unit/wireguard/vectors.py     # prints the C tables
+
+test_noise.c holds the handshake part of the output, test_cookie.c the
+cookie part (from V_COOKIE_SECRET on).
 
 Inputs are fixed: each key is BLAKE2s-256 of a label, the timestamp is unix
 1700000000 s + 0x01000000 ns, indices 0x11223344 (initiator) and 0x55667788.
@@ -121,6 +125,43 @@ data = bytes([4, 0, 0, 0]) + struct.pack("<IQ", I_r, 0) + AEAD(T_send_i, 0, padd
 keepalive = bytes([4, 0, 0, 0]) + struct.pack("<IQ", I_i, 0) + AEAD(T_recv_i, 0, b"", b"")
 
 
+# --- cookie reply (§5.4.7) from the responder, under load, to the initiation
+def rotl(v, n):
+    return ((v << n) & 0xffffffff) | (v >> (32 - n))
+
+
+def hchacha20(key, nonce16):
+    st = list(struct.unpack("<4I", b"expand 32-byte k")) + \
+        list(struct.unpack("<8I", key)) + list(struct.unpack("<4I", nonce16))
+
+    def qr(a, b, c, d):
+        st[a] = (st[a] + st[b]) & 0xffffffff; st[d] = rotl(st[d] ^ st[a], 16)
+        st[c] = (st[c] + st[d]) & 0xffffffff; st[b] = rotl(st[b] ^ st[c], 12)
+        st[a] = (st[a] + st[b]) & 0xffffffff; st[d] = rotl(st[d] ^ st[a], 8)
+        st[c] = (st[c] + st[d]) & 0xffffffff; st[b] = rotl(st[b] ^ st[c], 7)
+    for _ in range(10):
+        qr(0, 4, 8, 12); qr(1, 5, 9, 13); qr(2, 6, 10, 14); qr(3, 7, 11, 15)
+        qr(0, 5, 10, 15); qr(1, 6, 11, 12); qr(2, 7, 8, 13); qr(3, 4, 9, 14)
+    return struct.pack("<8I", *(st[0:4] + st[12:16]))
+
+
+def XAEAD(key, nonce24, plain, ad):
+    sub = hchacha20(key, nonce24[:16])
+    return ChaCha20Poly1305(sub).encrypt(b"\0" * 4 + nonce24[16:], plain, ad)
+
+
+COOKIE_SECRET = HASH(b"icemesh test cookie secret")
+COOKIE_NONCE = HASH(b"icemesh test cookie nonce")[:24]
+SRC = bytes([192, 0, 2, 7]) + struct.pack(">H", 51820)  # 192.0.2.7:51820
+cookie = MAC(COOKIE_SECRET, SRC)
+cookie_key = HASH(b"cookie--", S_r_pub)
+cookie_reply = bytes([3, 0, 0, 0]) + struct.pack("<I", I_i) + COOKIE_NONCE + \
+    XAEAD(cookie_key, COOKIE_NONCE, cookie, init[116:132])
+assert len(cookie_reply) == 64
+# the initiation again, now with MAC2 = MAC(cookie, everything before it)
+init_mac2 = init[:132] + MAC(cookie, init[:132])
+
+
 def c_hex(name, b):
     print("static const char %s[] =" % name)
     h = b.hex()
@@ -132,5 +173,8 @@ for name, b in [("S_I", S_i), ("S_R", S_r), ("E_I", E_i), ("E_R", E_r),
                 ("PSK", PSK), ("S_I_PUB", S_i_pub), ("S_R_PUB", S_r_pub),
                 ("INITIATION", init), ("RESPONSE", resp),
                 ("T_SEND_I", T_send_i), ("T_RECV_I", T_recv_i),
-                ("DATA_I_TO_R", data), ("KEEPALIVE_R_TO_I", keepalive)]:
+                ("DATA_I_TO_R", data), ("KEEPALIVE_R_TO_I", keepalive),
+                ("COOKIE_SECRET", COOKIE_SECRET), ("COOKIE_NONCE", COOKIE_NONCE),
+                ("COOKIE", cookie), ("COOKIE_REPLY", cookie_reply),
+                ("INITIATION_MAC2", init_mac2)]:
     c_hex("V_" + name, b)
