@@ -23,8 +23,20 @@
 /* Extra wait beyond one ping's own timeout before calling icemeshd silent. */
 #define PING_SLACK_MS 5000
 
-enum opt_id { O_SOCKET, O_JSON, O_TIMEOUT, O_HELP, O_COORD, O_AUTH,
-	      O_AUTH_FILE, O_PIN, O_CA, O_HOSTNAME, O_COUNT, N_OPTS };
+enum opt_id {
+	O_SOCKET,
+	O_JSON,
+	O_TIMEOUT,
+	O_HELP,
+	O_COORD,
+	O_AUTH,
+	O_AUTH_FILE,
+	O_PIN,
+	O_CA,
+	O_HOSTNAME,
+	O_COUNT,
+	N_OPTS
+};
 
 #define CMD_ANY (-1)
 #define CMD_HELP CTL_CMD_COUNT /* `icemesh help [COMMAND]` */
@@ -98,9 +110,10 @@ static const char *const usage_cmd[CTL_CMD_COUNT] = {
 		"                          SHA-256 pin instead of the system CAs\n"
 		"  --ca-file FILE          trust the CAs in FILE instead of the system's\n"
 		"  --hostname NAME         this node's name in the mesh (a-z, 0-9, -)\n",
-	[CTL_CMD_DOWN] = "usage: icemesh down\n"
-			 "\n"
-			 "Leave the mesh: tunnels close, the node keeps its key and addresses.\n",
+	[CTL_CMD_DOWN] =
+		"usage: icemesh down\n"
+		"\n"
+		"Leave the mesh: tunnels close, the node keeps its key and addresses.\n",
 	[CTL_CMD_STATUS] =
 		"usage: icemesh status\n"
 		"\n"
@@ -128,11 +141,13 @@ static const char *const usage_cmd[CTL_CMD_COUNT] = {
 
 static const char *prog_cmd(const struct opts *o)
 {
-	return o->cmd >= 0 && o->cmd < CTL_CMD_COUNT ? ctl_cmd_name(o->cmd) : NULL;
+	return o->cmd >= 0 && o->cmd < CTL_CMD_COUNT ? ctl_cmd_name(o->cmd)
+						     : NULL;
 }
 
 static int usage_error(const struct cli_io *io, const struct opts *o,
-		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+		       const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int usage_error(const struct cli_io *io, const struct opts *o,
 		       const char *fmt, ...)
@@ -184,8 +199,10 @@ static int set_opt(const struct cli_io *io, struct opts *o,
 		o->timeout_s = strtod(value, &end);
 		if (errno || end == value || *end || !isfinite(o->timeout_s) ||
 		    o->timeout_s <= 0 || o->timeout_s > 86400)
-			return usage_error(io, o, "--timeout: '%s' is not a number of seconds in (0, 86400]",
-					   value);
+			return usage_error(
+				io, o,
+				"--timeout: '%s' is not a number of seconds in (0, 86400]",
+				value);
 		return 0;
 	default:
 		o->val[s->id] = value;
@@ -220,7 +237,8 @@ static int take_option(const struct cli_io *io, struct opts *o, int argc,
 		return usage_error(io, o, "unknown option '%s'", arg);
 	if (s->arg && !value) {
 		if (*i + 1 >= argc)
-			return usage_error(io, o, "option '%s' needs a value", arg);
+			return usage_error(io, o, "option '%s' needs a value",
+					   arg);
 		value = argv[++*i];
 	} else if (!s->arg && value) {
 		return usage_error(io, o, "option '%s' takes no value", arg);
@@ -276,7 +294,8 @@ static int want_words(const struct cli_io *io, const struct opts *o, int n)
 	if (o->n_pos < n)
 		return usage_error(io, o, "missing PEER");
 	if (o->n_pos > n)
-		return usage_error(io, o, "unexpected argument '%s'", o->pos[n]);
+		return usage_error(io, o, "unexpected argument '%s'",
+				   o->pos[n]);
 	return 0;
 }
 
@@ -300,8 +319,10 @@ static int read_key_file(const struct cli_io *io, const struct opts *o,
 		fclose(f);
 	n = strcspn(buf, "\r\n");
 	if (n == 0 || n >= size)
-		r = usage_error(io, o, "--auth-key-file: %s holds no key of 1..%zu bytes on its first line",
-				path, size - 1);
+		r = usage_error(
+			io, o,
+			"--auth-key-file: %s holds no key of 1..%zu bytes on its first line",
+			path, size - 1);
 	else
 		memcpy(key, buf, n);
 	sodium_memzero(buf, sizeof(buf));
@@ -330,9 +351,13 @@ static int make_up(const struct cli_io *io, const struct opts *o,
 	if (!o->val[O_COORD])
 		return usage_error(io, o, "--coordinator URL is required");
 	if (!!o->val[O_AUTH] == !!o->val[O_AUTH_FILE])
-		return usage_error(io, o, "give one of --auth-key KEY or --auth-key-file FILE");
+		return usage_error(
+			io, o,
+			"give one of --auth-key KEY or --auth-key-file FILE");
 	if (o->val[O_PIN] && ca)
-		return usage_error(io, o, "--coordinator-pin and --ca-file exclude each other");
+		return usage_error(
+			io, o,
+			"--coordinator-pin and --ca-file exclude each other");
 	if (ca && ca[0] != '/') {
 		/* icemeshd runs elsewhere: hand it an absolute path. */
 		if (!realpath(ca, abs))
@@ -352,10 +377,11 @@ static int make_up(const struct cli_io *io, const struct opts *o,
 		r = copy_arg(io, o, "--coordinator-pin", o->val[O_PIN],
 			     a->coordinator_pin, sizeof(a->coordinator_pin));
 	if (!r)
-		r = copy_arg(io, o, "--ca-file", ca, a->ca_file, sizeof(a->ca_file));
+		r = copy_arg(io, o, "--ca-file", ca, a->ca_file,
+			     sizeof(a->ca_file));
 	if (!r)
-		r = copy_arg(io, o, "--hostname", o->val[O_HOSTNAME], a->hostname,
-			     sizeof(a->hostname));
+		r = copy_arg(io, o, "--hostname", o->val[O_HOSTNAME],
+			     a->hostname, sizeof(a->hostname));
 	return r;
 }
 
@@ -381,9 +407,10 @@ static int make_request(const struct cli_io *io, const struct opts *o,
 			if (errno || end == o->val[O_COUNT] || *end ||
 			    o->val[O_COUNT][0] == '-' || n < 1 ||
 			    n > CTL_PING_COUNT_MAX)
-				return usage_error(io, o, "-c: '%s' is not a count in 1..%d",
-						   o->val[O_COUNT],
-						   CTL_PING_COUNT_MAX);
+				return usage_error(
+					io, o,
+					"-c: '%s' is not a count in 1..%d",
+					o->val[O_COUNT], CTL_PING_COUNT_MAX);
 			req->args.ping.count = (uint32_t)n;
 		}
 		return copy_arg(io, o, "PEER", o->pos[0], req->args.ping.peer,
@@ -445,7 +472,8 @@ static int connect_error(const struct cli_io *io, const char *path, int e)
 			path);
 		return CLI_EXIT_PERMISSION;
 	case ENAMETOOLONG:
-		fprintf(io->err, "icemesh: --socket: '%s' is not a usable socket path (empty, or over 107 bytes)\n",
+		fprintf(io->err,
+			"icemesh: --socket: '%s' is not a usable socket path (empty, or over 107 bytes)\n",
 			path);
 		return CLI_EXIT_USAGE;
 	default:
@@ -462,43 +490,50 @@ static int daemon_error(const struct cli_io *io, const struct opts *o,
 
 	switch (e->code) {
 	case CTL_E_COORDINATOR_UNREACHABLE:
-		fprintf(io->err, "icemesh: cannot reach the coordinator: %s\n"
-				 "Check the URL, the pin or CA file, and the network; icemeshd keeps trying.\n",
+		fprintf(io->err,
+			"icemesh: cannot reach the coordinator: %s\n"
+			"Check the URL, the pin or CA file, and the network; icemeshd keeps trying.\n",
 			e->message);
 		return CLI_EXIT_COORDINATOR;
 	case CTL_E_BAD_AUTH_KEY:
-		fprintf(io->err, "icemesh: the coordinator refused the auth key: %s\n"
-				 "Make a new key on the coordinator and run icemesh up again.\n",
+		fprintf(io->err,
+			"icemesh: the coordinator refused the auth key: %s\n"
+			"Make a new key on the coordinator and run icemesh up again.\n",
 			e->message);
 		return CLI_EXIT_AUTH;
 	case CTL_E_UNKNOWN_PEER:
-		fprintf(io->err, "icemesh: no peer '%s' in this mesh: %s\n"
-				 "List the peers with: icemesh status\n",
+		fprintf(io->err,
+			"icemesh: no peer '%s' in this mesh: %s\n"
+			"List the peers with: icemesh status\n",
 			peer, e->message);
 		return CLI_EXIT_UNKNOWN_PEER;
 	case CTL_E_NOT_UP:
-		fprintf(io->err, "icemesh: this node is down: %s\n"
-				 "Bring it up with: icemesh up --coordinator URL --auth-key KEY\n",
+		fprintf(io->err,
+			"icemesh: this node is down: %s\n"
+			"Bring it up with: icemesh up --coordinator URL --auth-key KEY\n",
 			e->message);
 		return CLI_EXIT_NOT_UP;
 	case CTL_E_TIMEOUT:
-		fprintf(io->err, "icemesh: icemeshd timed out: %s\n", e->message);
+		fprintf(io->err, "icemesh: icemeshd timed out: %s\n",
+			e->message);
 		return CLI_EXIT_TIMEOUT;
 	case CTL_E_BAD_REQUEST:
 	case CTL_E_UNKNOWN_COMMAND:
 	case CTL_E_BAD_ARGUMENT:
 	case CTL_E_LINE_TOO_LONG:
-		fprintf(io->err, "icemesh: icemeshd refused the request (%s): %s\n"
-				 "Are icemesh and icemeshd the same version?\n",
+		fprintf(io->err,
+			"icemesh: icemeshd refused the request (%s): %s\n"
+			"Are icemesh and icemeshd the same version?\n",
 			e->code_str, e->message);
 		return CLI_EXIT_REJECTED;
 	case CTL_E_BUSY:
-		fprintf(io->err, "icemesh: icemeshd is busy: %s\nTry again in a moment.\n",
+		fprintf(io->err,
+			"icemesh: icemeshd is busy: %s\nTry again in a moment.\n",
 			e->message);
 		return CLI_EXIT_FAILURE;
 	default:
-		fprintf(io->err, "icemesh: icemeshd failed (%s): %s\n", e->code_str,
-			e->message);
+		fprintf(io->err, "icemesh: icemeshd failed (%s): %s\n",
+			e->code_str, e->message);
 		return CLI_EXIT_FAILURE;
 	}
 }
@@ -509,7 +544,8 @@ static int print_result(const struct cli_io *io, const struct opts *o,
 	uint64_t now = io->now ? io->now : clock_wall_s();
 
 	if (o->json) {
-		json_dumpf(raw, io->out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+		json_dumpf(raw, io->out,
+			   JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 		fputc('\n', io->out);
 	} else {
 		switch (resp->cmd) {
@@ -542,27 +578,31 @@ static int read_error(const struct cli_io *io, const struct opts *o, int r)
 {
 	switch (-r) {
 	case ETIMEDOUT:
-		fprintf(io->err, "icemesh: icemeshd did not answer within %g s (see --timeout)\n",
+		fprintf(io->err,
+			"icemesh: icemeshd did not answer within %g s (see --timeout)\n",
 			o->timeout_s);
 		return CLI_EXIT_TIMEOUT;
 	case 0:
 	case EPROTO:
 	case ECONNRESET:
-		fprintf(io->err, "icemesh: icemeshd closed the connection before answering\n");
+		fprintf(io->err,
+			"icemesh: icemeshd closed the connection before answering\n");
 		return CLI_EXIT_PROTOCOL;
 	case EMSGSIZE:
-		fprintf(io->err, "icemesh: a reply from icemeshd is longer than %d bytes\n",
+		fprintf(io->err,
+			"icemesh: a reply from icemeshd is longer than %d bytes\n",
 			CTL_LINE_MAX);
 		return CLI_EXIT_PROTOCOL;
 	default:
-		fprintf(io->err, "icemesh: reading from icemeshd: %s\n", strerror(-r));
+		fprintf(io->err, "icemesh: reading from icemeshd: %s\n",
+			strerror(-r));
 		return CLI_EXIT_FAILURE;
 	}
 }
 
 /* One answer line: returns -1 to go on reading, or the exit code. */
-static int take_line(const struct cli_io *io, const struct opts *o,
-		     uint64_t id, const char *line, size_t len)
+static int take_line(const struct cli_io *io, const struct opts *o, uint64_t id,
+		     const char *line, size_t len)
 {
 	struct ctl_response resp;
 	struct ctl_error err;
@@ -571,21 +611,26 @@ static int take_line(const struct cli_io *io, const struct opts *o,
 
 	if (ctl_response_parse(line, len, (enum ctl_cmd)o->cmd, &resp, &raw,
 			       &err)) {
-		fprintf(io->err, "icemesh: unexpected reply from icemeshd: %s\n"
-				 "Are icemesh and icemeshd the same version?\n",
+		fprintf(io->err,
+			"icemesh: unexpected reply from icemeshd: %s\n"
+			"Are icemesh and icemeshd the same version?\n",
 			err.message);
 		return CLI_EXIT_PROTOCOL;
 	}
-	if (resp.id != id && !(resp.kind == CTL_RESP_ERROR && !resp.error.has_id)) {
-		fprintf(io->err, "icemesh: icemeshd answered request %llu, not %llu\n",
+	if (resp.id != id &&
+	    !(resp.kind == CTL_RESP_ERROR && !resp.error.has_id)) {
+		fprintf(io->err,
+			"icemesh: icemeshd answered request %llu, not %llu\n",
 			(unsigned long long)resp.id, (unsigned long long)id);
 		rc = CLI_EXIT_PROTOCOL;
 	} else if (resp.kind == CTL_RESP_EVENT) {
 		if (o->json) {
-			json_dumpf(raw, io->out, JSON_COMPACT | JSON_REAL_PRECISION(15));
+			json_dumpf(raw, io->out,
+				   JSON_COMPACT | JSON_REAL_PRECISION(15));
 			fputc('\n', io->out);
 		} else {
-			render_ping_event(io->out, o->pos[0], &resp.u.ping_event);
+			render_ping_event(io->out, o->pos[0],
+					  &resp.u.ping_event);
 		}
 		fflush(io->out);
 		rc = -1;
@@ -683,12 +728,14 @@ int cli_main(const struct cli_io *io, int argc, char **argv)
 			return CLI_EXIT_OK;
 		}
 		if (o.n_pos > 1 || ctl_cmd_from_name(o.pos[0], &c))
-			return usage_error(io, &o, "help: no command '%s'", o.pos[0]);
+			return usage_error(io, &o, "help: no command '%s'",
+					   o.pos[0]);
 		fputs(usage_cmd[c], io->out);
 		return CLI_EXIT_OK;
 	}
 	if (o.help) {
-		fputs(o.cmd == CMD_ANY ? usage_main : usage_cmd[o.cmd], io->out);
+		fputs(o.cmd == CMD_ANY ? usage_main : usage_cmd[o.cmd],
+		      io->out);
 		return CLI_EXIT_OK;
 	}
 	if (o.cmd == CMD_ANY) {

@@ -10,13 +10,13 @@ static const char *const cand_words[] = { "?", "host", "srflx", "prflx",
 static const char *const pair_words[] = { "frozen", "waiting", "in-progress",
 					  "succeeded", "failed" };
 
-#define WORD(tbl, v)                                                         \
+#define WORD(tbl, v) \
 	((unsigned)(v) < sizeof(tbl) / sizeof(tbl[0]) ? tbl[v] : "?")
 
 const char *render_bytes(uint64_t n, char *buf, size_t len)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB",
-					     "EiB" };
+	static const char *const units[] = { "KiB", "MiB", "GiB",
+					     "TiB", "PiB", "EiB" };
 	double v = (double)n;
 	size_t u = 0;
 
@@ -49,7 +49,8 @@ const char *render_ago(uint64_t then, uint64_t now, char *buf, size_t len)
 	else if (d < 86400)
 		snprintf(buf, len, "%lluh ago", (unsigned long long)(d / 3600));
 	else
-		snprintf(buf, len, "%llud ago", (unsigned long long)(d / 86400));
+		snprintf(buf, len, "%llud ago",
+			 (unsigned long long)(d / 86400));
 	return buf;
 }
 
@@ -97,7 +98,8 @@ void render_self(FILE *out, const struct ctl_self *s)
 		fprintf(out, "%s is down\n", name);
 		break;
 	case CTL_STATE_NEEDS_LOGIN:
-		fprintf(out, "%s needs to log in: run icemesh up --coordinator URL --auth-key KEY\n",
+		fprintf(out,
+			"%s needs to log in: run icemesh up --coordinator URL --auth-key KEY\n",
 			name);
 		break;
 	}
@@ -107,8 +109,7 @@ void render_self(FILE *out, const struct ctl_self *s)
 		s->coordinator.last_error);
 }
 
-enum { COL_NAME, COL_ADDR, COL_PATH, COL_RTT, COL_RX, COL_TX, COL_HS,
-       N_COLS };
+enum { COL_NAME, COL_ADDR, COL_PATH, COL_RTT, COL_RX, COL_TX, COL_HS, N_COLS };
 #define CELL_MAX (2 * CTL_ADDR_MAX + 32)
 
 struct row {
@@ -139,11 +140,12 @@ static void print_rows(FILE *out, const struct row *rows, size_t n)
 				w[k] = (int)strlen(rows[i].c[k]);
 	for (size_t i = 0; i < n; i++) {
 		/* Numbers are right-aligned, words left-aligned. */
-		fprintf(out, "%-*s  %-*s  %-*s  %*s  %*s  %*s  %s\n", w[COL_NAME],
-			rows[i].c[COL_NAME], w[COL_ADDR], rows[i].c[COL_ADDR],
-			w[COL_PATH], rows[i].c[COL_PATH], w[COL_RTT],
-			rows[i].c[COL_RTT], w[COL_RX], rows[i].c[COL_RX],
-			w[COL_TX], rows[i].c[COL_TX], rows[i].c[COL_HS]);
+		fprintf(out, "%-*s  %-*s  %-*s  %*s  %*s  %*s  %s\n",
+			w[COL_NAME], rows[i].c[COL_NAME], w[COL_ADDR],
+			rows[i].c[COL_ADDR], w[COL_PATH], rows[i].c[COL_PATH],
+			w[COL_RTT], rows[i].c[COL_RTT], w[COL_RX],
+			rows[i].c[COL_RX], w[COL_TX], rows[i].c[COL_TX],
+			rows[i].c[COL_HS]);
 	}
 }
 
@@ -212,10 +214,12 @@ void render_netcheck(FILE *out, const struct ctl_netcheck *nc)
 	for (size_t i = 0; i < nc->n_servers; i++) {
 		const struct ctl_server *s = &nc->servers[i];
 
-		fprintf(out, "  %s %s: %s", s->kind == CTL_SERVER_TURN ? "turn" : "stun",
-			s->addr, s->reachable ? "reachable" : "UNREACHABLE");
+		fprintf(out, "  %s %s: %s",
+			s->kind == CTL_SERVER_TURN ? "turn" : "stun", s->addr,
+			s->reachable ? "reachable" : "UNREACHABLE");
 		if (s->rtt_ms >= 0)
-			fprintf(out, " in %s", render_rtt(s->rtt_ms, rtt, sizeof(rtt)));
+			fprintf(out, " in %s",
+				render_rtt(s->rtt_ms, rtt, sizeof(rtt)));
 		if (s->error[0])
 			fprintf(out, " (%s)", s->error);
 		fprintf(out, "\n");
@@ -226,16 +230,19 @@ void render_why(FILE *out, const struct ctl_why *w)
 {
 	char path[CELL_MAX], l[CTL_ADDR_MAX + 8], r[CTL_ADDR_MAX + 8], rtt[32];
 
-	fprintf(out, "%s: %s\n", w->peer, render_path(&w->path, path, sizeof(path)));
+	fprintf(out, "%s: %s\n", w->peer,
+		render_path(&w->path, path, sizeof(path)));
 	fprintf(out, "candidate pairs:%s\n", w->n_pairs ? "" : " none yet");
 	for (size_t i = 0; i < w->n_pairs; i++) {
 		const struct ctl_pair *p = &w->pairs[i];
 
-		fprintf(out, "  %s -> %s: %s", render_cand(&p->local, l, sizeof(l)),
+		fprintf(out, "  %s -> %s: %s",
+			render_cand(&p->local, l, sizeof(l)),
 			render_cand(&p->remote, r, sizeof(r)),
 			WORD(pair_words, p->state));
 		if (p->rtt_ms >= 0)
-			fprintf(out, " in %s", render_rtt(p->rtt_ms, rtt, sizeof(rtt)));
+			fprintf(out, " in %s",
+				render_rtt(p->rtt_ms, rtt, sizeof(rtt)));
 		if (p->failure[0])
 			fprintf(out, " (%s)", p->failure);
 		fprintf(out, "\n");
@@ -249,4 +256,3 @@ void render_why(FILE *out, const struct ctl_why *w)
 	for (size_t i = 0; i < w->n_advice; i++)
 		fprintf(out, "  - %s\n", w->advice[i]);
 }
-

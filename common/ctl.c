@@ -22,9 +22,12 @@
 /* ------------------------------------------------------------ names */
 
 static const char *const cmd_names[CTL_CMD_COUNT] = {
-	[CTL_CMD_UP] = "up",	       [CTL_CMD_DOWN] = "down",
-	[CTL_CMD_STATUS] = "status",   [CTL_CMD_PING] = "ping",
-	[CTL_CMD_NETCHECK] = "netcheck", [CTL_CMD_WHY] = "why",
+	[CTL_CMD_UP] = "up",
+	[CTL_CMD_DOWN] = "down",
+	[CTL_CMD_STATUS] = "status",
+	[CTL_CMD_PING] = "ping",
+	[CTL_CMD_NETCHECK] = "netcheck",
+	[CTL_CMD_WHY] = "why",
 };
 
 static const char *const err_names[CTL_E_COUNT] = {
@@ -91,12 +94,31 @@ void ctl_error_set(struct ctl_error *err, enum ctl_errcode code,
 
 /* ------------------------------------------------------------ schemas */
 
-enum ftype { FT_STR, FT_U32, FT_U64, FT_F64, FT_BOOL, FT_ENUM, FT_OBJ,
-	     FT_ARR, FT_STRARR };
+enum ftype {
+	FT_STR,
+	FT_U32,
+	FT_U64,
+	FT_F64,
+	FT_BOOL,
+	FT_ENUM,
+	FT_OBJ,
+	FT_ARR,
+	FT_STRARR
+};
 
 /* What a string must look like, beyond printable UTF-8. */
-enum fcheck { FC_TEXT, FC_WORD, FC_URL, FC_PIN, FC_FILE, FC_HOSTNAME,
-	      FC_KEY, FC_IP4, FC_IP6, FC_ADDR };
+enum fcheck {
+	FC_TEXT,
+	FC_WORD,
+	FC_URL,
+	FC_PIN,
+	FC_FILE,
+	FC_HOSTNAME,
+	FC_KEY,
+	FC_IP4,
+	FC_IP6,
+	FC_ADDR
+};
 
 enum { F_REQ = 1, F_SECRET = 2 };
 
@@ -116,9 +138,9 @@ struct field {
 	enum fcheck check;
 	unsigned flags;
 	size_t off;
-	size_t size;	/* string buffer; array element */
+	size_t size; /* string buffer; array element */
 	size_t cnt_off; /* arrays: where the count is */
-	size_t cap;	/* arrays: most entries */
+	size_t cap; /* arrays: most entries */
 	uint64_t min, max, def;
 	const struct schema *sub;
 	const char *const *names; /* enums, indexed by value; "" is no value */
@@ -126,31 +148,53 @@ struct field {
 };
 
 #define MEMBER_SIZE(st, m) sizeof(((st *)0)->m)
-#define F_STR(st, m, chk, fl)                                                \
-	{ .name = #m, .type = FT_STR, .check = chk, .flags = fl,             \
-	  .off = offsetof(st, m), .size = MEMBER_SIZE(st, m) }
-#define F_INT(st, m, t, fl, lo, hi, d)                                       \
-	{ .name = #m, .type = t, .flags = fl, .off = offsetof(st, m),        \
-	  .min = lo, .max = hi, .def = d }
-#define F_F64(st, m, fl)                                                     \
-	{ .name = #m, .type = FT_F64, .flags = fl, .off = offsetof(st, m) }
-#define F_BOOL(st, m, fl)                                                    \
-	{ .name = #m, .type = FT_BOOL, .flags = fl, .off = offsetof(st, m) }
-#define F_ENUM(st, m, fl, tbl)                                               \
-	{ .name = #m, .type = FT_ENUM, .flags = fl, .off = offsetof(st, m),  \
-	  .names = tbl, .n_names = sizeof(tbl) / sizeof(tbl[0]) }
-#define F_OBJ(st, m, fl, s)                                                  \
-	{ .name = #m, .type = FT_OBJ, .flags = fl, .off = offsetof(st, m),   \
-	  .sub = &s }
-#define F_ARR(st, m, n, elem, c, s)                                          \
-	{ .name = #m, .type = FT_ARR, .flags = F_REQ, .off = offsetof(st, m), \
-	  .cnt_off = offsetof(st, n), .size = sizeof(elem), .cap = c,        \
-	  .sub = &s }
+#define F_STR(st, m, chk, fl)                                          \
+	{                                                              \
+		.name = #m, .type = FT_STR, .check = chk, .flags = fl, \
+		.off = offsetof(st, m), .size = MEMBER_SIZE(st, m)     \
+	}
+#define F_INT(st, m, t, fl, lo, hi, d)                                      \
+	{                                                                   \
+		.name = #m, .type = t, .flags = fl, .off = offsetof(st, m), \
+		.min = lo, .max = hi, .def = d                              \
+	}
+#define F_F64(st, m, fl)                                 \
+	{                                                \
+		.name = #m, .type = FT_F64, .flags = fl, \
+		.off = offsetof(st, m)                   \
+	}
+#define F_BOOL(st, m, fl)                                 \
+	{                                                 \
+		.name = #m, .type = FT_BOOL, .flags = fl, \
+		.off = offsetof(st, m)                    \
+	}
+#define F_ENUM(st, m, fl, tbl)                            \
+	{                                                 \
+		.name = #m, .type = FT_ENUM, .flags = fl, \
+		.off = offsetof(st, m), .names = tbl,     \
+		.n_names = sizeof(tbl) / sizeof(tbl[0])   \
+	}
+#define F_OBJ(st, m, fl, s)                              \
+	{                                                \
+		.name = #m, .type = FT_OBJ, .flags = fl, \
+		.off = offsetof(st, m), .sub = &s        \
+	}
+#define F_ARR(st, m, n, elem, c, s)                                 \
+	{                                                           \
+		.name = #m, .type = FT_ARR, .flags = F_REQ,         \
+		.off = offsetof(st, m), .cnt_off = offsetof(st, n), \
+		.size = sizeof(elem), .cap = c, .sub = &s           \
+	}
 #define F_STRARR(st, m, n, chk, c)                                           \
-	{ .name = #m, .type = FT_STRARR, .check = chk, .flags = F_REQ,       \
-	  .off = offsetof(st, m), .cnt_off = offsetof(st, n),                \
-	  .size = sizeof(*((st *)0)->m), .cap = c }
-#define SCHEMA(tbl, chk) { .f = tbl, .n = sizeof(tbl) / sizeof(tbl[0]), .check = chk }
+	{                                                                    \
+		.name = #m, .type = FT_STRARR, .check = chk, .flags = F_REQ, \
+		.off = offsetof(st, m), .cnt_off = offsetof(st, n),          \
+		.size = sizeof(*((st *)0)->m), .cap = c                      \
+	}
+#define SCHEMA(tbl, chk)                                                  \
+	{                                                                 \
+		.f = tbl, .n = sizeof(tbl) / sizeof(tbl[0]), .check = chk \
+	}
 
 static const char *const state_names[] = { "running", "stopped",
 					   "needs-login" };
@@ -166,7 +210,7 @@ static const char *const server_names[] = { "stun", "turn" };
 struct ctx {
 	struct ctl_error *err;
 	enum ctl_errcode code;
-	bool strict;	/* unknown fields are errors (requests) */
+	bool strict; /* unknown fields are errors (requests) */
 	char path[160];
 	size_t plen;
 };
@@ -289,14 +333,14 @@ static const struct schema peer_schema = SCHEMA(peer_fields, NULL);
 
 static const struct field status_fields[] = {
 	F_OBJ(struct ctl_status, self, F_REQ, self_schema),
-	F_ARR(struct ctl_status, peers, n_peers, struct ctl_peer,
-	      CTL_MAX_PEERS, peer_schema),
+	F_ARR(struct ctl_status, peers, n_peers, struct ctl_peer, CTL_MAX_PEERS,
+	      peer_schema),
 };
 static const struct schema status_schema = SCHEMA(status_fields, NULL);
 
 static const struct field ping_event_fields[] = {
-	F_INT(struct ctl_ping_event, seq, FT_U32, F_REQ, 1,
-	      CTL_PING_COUNT_MAX, 0),
+	F_INT(struct ctl_ping_event, seq, FT_U32, F_REQ, 1, CTL_PING_COUNT_MAX,
+	      0),
 	F_BOOL(struct ctl_ping_event, timeout, 0),
 	F_ENUM(struct ctl_ping_event, path, 0, path_names),
 	F_STR(struct ctl_ping_event, via, FC_ADDR, 0),
@@ -353,14 +397,20 @@ static const struct field why_fields[] = {
 static const struct schema why_schema = SCHEMA(why_fields, NULL);
 
 static const struct schema *const args_schemas[CTL_CMD_COUNT] = {
-	[CTL_CMD_UP] = &up_schema,	     [CTL_CMD_DOWN] = &no_args_schema,
-	[CTL_CMD_STATUS] = &no_args_schema, [CTL_CMD_PING] = &ping_args_schema,
-	[CTL_CMD_NETCHECK] = &no_args_schema, [CTL_CMD_WHY] = &why_args_schema,
+	[CTL_CMD_UP] = &up_schema,
+	[CTL_CMD_DOWN] = &no_args_schema,
+	[CTL_CMD_STATUS] = &no_args_schema,
+	[CTL_CMD_PING] = &ping_args_schema,
+	[CTL_CMD_NETCHECK] = &no_args_schema,
+	[CTL_CMD_WHY] = &why_args_schema,
 };
 static const struct schema *const result_schemas[CTL_CMD_COUNT] = {
-	[CTL_CMD_UP] = &self_schema,	   [CTL_CMD_DOWN] = &self_schema,
-	[CTL_CMD_STATUS] = &status_schema, [CTL_CMD_PING] = &ping_result_schema,
-	[CTL_CMD_NETCHECK] = &netcheck_schema, [CTL_CMD_WHY] = &why_schema,
+	[CTL_CMD_UP] = &self_schema,
+	[CTL_CMD_DOWN] = &self_schema,
+	[CTL_CMD_STATUS] = &status_schema,
+	[CTL_CMD_PING] = &ping_result_schema,
+	[CTL_CMD_NETCHECK] = &netcheck_schema,
+	[CTL_CMD_WHY] = &why_schema,
 };
 static const struct schema *const event_schemas[CTL_CMD_COUNT] = {
 	[CTL_CMD_PING] = &ping_event_schema,
@@ -394,7 +444,8 @@ static int up_check(const void *obj, struct ctx *c)
 	const struct ctl_up_args *a = obj;
 
 	if (a->coordinator_pin[0] && a->ca_file[0])
-		return fail(c, "coordinator_pin and ca_file exclude each other");
+		return fail(c,
+			    "coordinator_pin and ca_file exclude each other");
 	return 0;
 }
 
@@ -408,7 +459,9 @@ static int ping_event_check(const void *obj, struct ctx *c)
 		return 0;
 	}
 	if (e->path == CTL_PATH_NONE || !e->via[0] || e->rtt_ms < 0)
-		return fail(c, "a reply needs path (direct or relay), via and rtt_ms");
+		return fail(
+			c,
+			"a reply needs path (direct or relay), via and rtt_ms");
 	return 0;
 }
 
@@ -477,9 +530,11 @@ static int check_str(struct ctx *c, enum fcheck chk, const char *s)
 	union sockaddr_any a;
 
 	if (!is_printable(s, chk == FC_TEXT || chk == FC_FILE))
-		return fail(c, chk == FC_TEXT || chk == FC_FILE
-				       ? "must not hold control characters"
-				       : "must not hold spaces or control characters");
+		return fail(
+			c,
+			chk == FC_TEXT || chk == FC_FILE
+				? "must not hold control characters"
+				: "must not hold spaces or control characters");
 	switch (chk) {
 	case FC_TEXT:
 	case FC_WORD:
@@ -489,15 +544,18 @@ static int check_str(struct ctx *c, enum fcheck chk, const char *s)
 	case FC_PIN:
 		return strncmp(s, "sha256//", 8) == 0 && is_key(s + 8)
 			       ? 0
-			       : fail(c, "must be sha256// and the base64 of 32 bytes");
+			       : fail(c,
+				      "must be sha256// and the base64 of 32 bytes");
 	case FC_FILE:
 		return s[0] == '/' ? 0 : fail(c, "must be an absolute path");
 	case FC_HOSTNAME:
 		return is_hostname(s)
 			       ? 0
-			       : fail(c, "must be 1-63 of a-z, 0-9 and '-', not starting or ending with '-'");
+			       : fail(c,
+				      "must be 1-63 of a-z, 0-9 and '-', not starting or ending with '-'");
 	case FC_KEY:
-		return is_key(s) ? 0 : fail(c, "must be the base64 of 32 bytes");
+		return is_key(s) ? 0
+				 : fail(c, "must be the base64 of 32 bytes");
 	case FC_IP4:
 		return inet_pton(AF_INET, s, ip) == 1
 			       ? 0
@@ -509,15 +567,15 @@ static int check_str(struct ctx *c, enum fcheck chk, const char *s)
 	case FC_ADDR:
 		return addr_parse(s, 0, &a) == 0
 			       ? 0
-			       : fail(c, "must be an address IP:PORT or [IPv6]:PORT");
+			       : fail(c,
+				      "must be an address IP:PORT or [IPv6]:PORT");
 	}
 	return fail(c, "bad check");
 }
 
 /* ------------------------------------------------------------ decoder */
 
-static int dec_obj(struct ctx *c, const struct schema *s, json_t *j,
-		   void *out);
+static int dec_obj(struct ctx *c, const struct schema *s, json_t *j, void *out);
 
 static const struct field *find_field(const struct schema *s, const char *k)
 {
@@ -616,7 +674,8 @@ static int dec_arr(struct ctx *c, const struct field *f, json_t *v, char *base)
 		return fail(c, "out of memory");
 	memcpy(base + f->off, &elems, sizeof(elems));
 	memcpy(base + f->cnt_off, &n, sizeof(n));
-	json_array_foreach(v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		size_t saved = path_push(c, NULL, i, true);
 
 		if (f->type == FT_ARR)
@@ -683,7 +742,8 @@ static int dec_obj(struct ctx *c, const struct schema *s, json_t *j, void *out)
 	if (!json_is_object(j))
 		return fail(c, "must be an object");
 	if (c->strict) {
-		json_object_foreach(j, key, v) {
+		json_object_foreach(j, key, v)
+		{
 			if (!find_field(s, key))
 				return fail(c, "unknown field '%.64s'", key);
 		}
@@ -933,8 +993,10 @@ static int req_envelope(struct ctx *c, json_t *j, enum ctl_cmd *cmd,
 	if (read_id(j, &c->err->id))
 		return fail(c, "id must be an integer in 0..2^53-1");
 	c->err->has_id = true;
-	json_object_foreach(j, key, v) {
-		if (strcmp(key, "id") && strcmp(key, "cmd") && strcmp(key, "args"))
+	json_object_foreach(j, key, v)
+	{
+		if (strcmp(key, "id") && strcmp(key, "cmd") &&
+		    strcmp(key, "args"))
 			return fail(c, "unknown field '%.64s' in request", key);
 	}
 	v = json_object_get(j, "cmd");
@@ -942,8 +1004,10 @@ static int req_envelope(struct ctx *c, json_t *j, enum ctl_cmd *cmd,
 		return fail(c, "cmd must be a string");
 	if (ctl_cmd_from_name(json_string_value(v), cmd)) {
 		c->code = CTL_E_UNKNOWN_COMMAND;
-		return fail(c, "unknown command '%.64s' (known: up, down, status, ping, netcheck, why)",
-			    json_string_value(v));
+		return fail(
+			c,
+			"unknown command '%.64s' (known: up, down, status, ping, netcheck, why)",
+			json_string_value(v));
 	}
 	*args = json_object_get(j, "args");
 	c->code = CTL_E_BAD_ARGUMENT;
@@ -955,7 +1019,9 @@ static int req_envelope(struct ctx *c, json_t *j, enum ctl_cmd *cmd,
 int ctl_request_parse(const char *line, size_t len, struct ctl_request *out,
 		      struct ctl_error *err)
 {
-	struct ctx c = { .err = err, .code = CTL_E_BAD_REQUEST, .strict = true };
+	struct ctx c = { .err = err,
+			 .code = CTL_E_BAD_REQUEST,
+			 .strict = true };
 	struct ctl_request tmp;
 	json_t *j, *args = NULL, *empty = NULL;
 	json_error_t jerr;
@@ -1021,7 +1087,9 @@ static int dump_into(json_t *j, char *buf, size_t cap, size_t *len)
 int ctl_request_build(const struct ctl_request *req, char *buf, size_t cap,
 		      size_t *len, struct ctl_error *err)
 {
-	struct ctx c = { .err = err, .code = CTL_E_BAD_ARGUMENT, .strict = true };
+	struct ctx c = { .err = err,
+			 .code = CTL_E_BAD_ARGUMENT,
+			 .strict = true };
 	json_t *j = NULL, *args = NULL;
 	int r;
 
@@ -1048,8 +1116,9 @@ int ctl_request_build(const struct ctl_request *req, char *buf, size_t cap,
 	r = dump_into(j, buf, cap < CTL_REQUEST_MAX ? cap : CTL_REQUEST_MAX,
 		      len);
 	if (r)
-		ctl_error_set(err, r == -EMSGSIZE ? CTL_E_LINE_TOO_LONG
-						  : CTL_E_INTERNAL,
+		ctl_error_set(err,
+			      r == -EMSGSIZE ? CTL_E_LINE_TOO_LONG
+					     : CTL_E_INTERNAL,
 			      "the request does not fit in %d bytes",
 			      CTL_REQUEST_MAX);
 	wipe_secrets(args_schemas[req->cmd], args);
@@ -1071,7 +1140,8 @@ static int resp_error(struct ctx *c, json_t *e, struct ctl_error *out)
 	    json_string_length(code) >= sizeof(out->code_str) ||
 	    !is_printable(json_string_value(code), false))
 		return fail(c, "error.code must be a short word");
-	if (!json_is_string(msg) || json_string_length(msg) >= sizeof(out->message) ||
+	if (!json_is_string(msg) ||
+	    json_string_length(msg) >= sizeof(out->message) ||
 	    !is_printable(json_string_value(msg), true))
 		return fail(c, "error.message must be a line of text");
 	out->code = ctl_errcode_from_name(json_string_value(code));
@@ -1089,7 +1159,8 @@ static int resp_body(struct ctx *c, json_t *j, struct ctl_response *tmp,
 
 	if (ev) {
 		if (!event_schemas[tmp->cmd])
-			return fail(c, "%s sends no events", cmd_names[tmp->cmd]);
+			return fail(c, "%s sends no events",
+				    cmd_names[tmp->cmd]);
 		tmp->kind = CTL_RESP_EVENT;
 		*body = ev;
 		c->plen = snprintf(c->path, sizeof(c->path), "event");
@@ -1150,7 +1221,8 @@ int ctl_response_parse(const char *line, size_t len, enum ctl_cmd cmd,
 	}
 	if (r) {
 		if (tmp.kind != CTL_RESP_ERROR)
-			ctl_result_free(cmd, tmp.kind == CTL_RESP_EVENT, &tmp.u);
+			ctl_result_free(cmd, tmp.kind == CTL_RESP_EVENT,
+					&tmp.u);
 	} else {
 		*out = tmp;
 		if (raw && body)
@@ -1373,7 +1445,8 @@ ssize_t ctl_reader_fill(struct ctl_reader *r, int fd)
 int ctl_reader_getline(struct ctl_reader *r, int fd, int timeout_ms,
 		       char **line, size_t *len)
 {
-	uint64_t deadline = clock_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline =
+		clock_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };

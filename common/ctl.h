@@ -34,21 +34,21 @@
 #define CTL_ID_MAX_VALUE 9007199254740991LL
 
 enum {
-	CTL_LINE_MAX = 1 << 20,	/* any line, newline included */
-	CTL_REQUEST_MAX = 8192,	/* a request line, newline included */
+	CTL_LINE_MAX = 1 << 20, /* any line, newline included */
+	CTL_REQUEST_MAX = 8192, /* a request line, newline included */
 
 	/* String buffers, terminating NUL included. */
-	CTL_NAME_MAX = 64,	/* a host name label is at most 63 bytes */
+	CTL_NAME_MAX = 64, /* a host name label is at most 63 bytes */
 	CTL_NODE_ID_MAX = 64,
-	CTL_KEY_MAX = 48,	/* base64 of 32 bytes is 44 characters */
+	CTL_KEY_MAX = 48, /* base64 of 32 bytes is 44 characters */
 	CTL_URL_MAX = 512,
 	CTL_AUTH_KEY_MAX = 256,
-	CTL_PIN_MAX = 64,	/* "sha256//" + 44 characters */
+	CTL_PIN_MAX = 64, /* "sha256//" + 44 characters */
 	CTL_FILE_MAX = 1024,
-	CTL_IP_MAX = 48,	/* INET6_ADDRSTRLEN */
+	CTL_IP_MAX = 48, /* INET6_ADDRSTRLEN */
 	CTL_ADDR_MAX = ADDR_STRLEN,
-	CTL_PEER_MAX = 64,	/* a name, an overlay address or a public key */
-	CTL_TEXT_MAX = 512,	/* error messages, reasons, advice, failures */
+	CTL_PEER_MAX = 64, /* a name, an overlay address or a public key */
+	CTL_TEXT_MAX = 512, /* error messages, reasons, advice, failures */
 	CTL_CODE_MAX = 32,
 
 	/* Array caps. */
@@ -83,19 +83,19 @@ int ctl_cmd_from_name(const char *name, enum ctl_cmd *out);
 
 /* Error codes; the wire form is the string in the comment. */
 enum ctl_errcode {
-	CTL_E_OTHER,		/* a code this version does not know */
-	CTL_E_BAD_REQUEST,	/* "bad-request": not a request object */
-	CTL_E_UNKNOWN_COMMAND,	/* "unknown-command" */
-	CTL_E_BAD_ARGUMENT,	/* "bad-argument": unknown, wrong type, out of range */
-	CTL_E_LINE_TOO_LONG,	/* "line-too-long": over CTL_REQUEST_MAX */
-	CTL_E_BUSY,		/* "busy": too many clients or a command running */
-	CTL_E_NOT_UP,		/* "not-up": the node is down; run `icemesh up` */
+	CTL_E_OTHER, /* a code this version does not know */
+	CTL_E_BAD_REQUEST, /* "bad-request": not a request object */
+	CTL_E_UNKNOWN_COMMAND, /* "unknown-command" */
+	CTL_E_BAD_ARGUMENT, /* "bad-argument": unknown, wrong type, out of range */
+	CTL_E_LINE_TOO_LONG, /* "line-too-long": over CTL_REQUEST_MAX */
+	CTL_E_BUSY, /* "busy": too many clients or a command running */
+	CTL_E_NOT_UP, /* "not-up": the node is down; run `icemesh up` */
 	CTL_E_COORDINATOR_UNREACHABLE, /* "coordinator-unreachable" */
-	CTL_E_BAD_AUTH_KEY,	/* "bad-auth-key": the coordinator refused it */
-	CTL_E_UNKNOWN_PEER,	/* "unknown-peer" */
-	CTL_E_TIMEOUT,		/* "timeout" */
-	CTL_E_INTERNAL,		/* "internal" */
-	CTL_E_BAD_RESPONSE,	/* "bad-response": client side only, never sent */
+	CTL_E_BAD_AUTH_KEY, /* "bad-auth-key": the coordinator refused it */
+	CTL_E_UNKNOWN_PEER, /* "unknown-peer" */
+	CTL_E_TIMEOUT, /* "timeout" */
+	CTL_E_INTERNAL, /* "internal" */
+	CTL_E_BAD_RESPONSE, /* "bad-response": client side only, never sent */
 	CTL_E_COUNT,
 };
 
@@ -119,17 +119,17 @@ void ctl_error_set(struct ctl_error *err, enum ctl_errcode code,
 /* ------------------------------------------------------------ requests */
 
 struct ctl_up_args {
-	char coordinator[CTL_URL_MAX];	     /* https URL, required */
-	char auth_key[CTL_AUTH_KEY_MAX];     /* secret, required */
-	char coordinator_pin[CTL_PIN_MAX];   /* "sha256//BASE64" or "" */
-	char ca_file[CTL_FILE_MAX];	     /* absolute path or "" */
-	char hostname[CTL_NAME_MAX];	     /* DNS label or "" */
+	char coordinator[CTL_URL_MAX]; /* https URL, required */
+	char auth_key[CTL_AUTH_KEY_MAX]; /* secret, required */
+	char coordinator_pin[CTL_PIN_MAX]; /* "sha256//BASE64" or "" */
+	char ca_file[CTL_FILE_MAX]; /* absolute path or "" */
+	char hostname[CTL_NAME_MAX]; /* DNS label or "" */
 };
 
 struct ctl_ping_args {
 	char peer[CTL_PEER_MAX];
-	uint32_t count;		/* 1..CTL_PING_COUNT_MAX */
-	uint32_t timeout_ms;	/* per ping, CTL_PING_TIMEOUT_MIN_MS..MAX_MS */
+	uint32_t count; /* 1..CTL_PING_COUNT_MAX */
+	uint32_t timeout_ms; /* per ping, CTL_PING_TIMEOUT_MIN_MS..MAX_MS */
 };
 
 struct ctl_why_args {
@@ -175,73 +175,73 @@ int ctl_request_build(const struct ctl_request *req, char *buf, size_t cap,
 /* ------------------------------------------------------------ results */
 
 enum ctl_node_state {
-	CTL_STATE_RUNNING,	/* "running" */
-	CTL_STATE_STOPPED,	/* "stopped" */
-	CTL_STATE_NEEDS_LOGIN,	/* "needs-login" */
+	CTL_STATE_RUNNING, /* "running" */
+	CTL_STATE_STOPPED, /* "stopped" */
+	CTL_STATE_NEEDS_LOGIN, /* "needs-login" */
 };
 
 enum ctl_path_kind {
-	CTL_PATH_NONE,		/* "none" */
-	CTL_PATH_DIRECT,	/* "direct" */
-	CTL_PATH_RELAY,		/* "relay" */
+	CTL_PATH_NONE, /* "none" */
+	CTL_PATH_DIRECT, /* "direct" */
+	CTL_PATH_RELAY, /* "relay" */
 };
 
 /* ICE candidate types (RFC 8445 §5.1.1); 0 means "no candidate". */
 enum ctl_cand_type {
 	CTL_CAND_UNSET,
-	CTL_CAND_HOST,		/* "host" */
-	CTL_CAND_SRFLX,		/* "srflx" */
-	CTL_CAND_PRFLX,		/* "prflx" */
-	CTL_CAND_RELAY,		/* "relay" */
+	CTL_CAND_HOST, /* "host" */
+	CTL_CAND_SRFLX, /* "srflx" */
+	CTL_CAND_PRFLX, /* "prflx" */
+	CTL_CAND_RELAY, /* "relay" */
 };
 
 /* Candidate pair states (RFC 8445 §6.1.2.6). */
 enum ctl_pair_state {
-	CTL_PAIR_FROZEN,	/* "frozen" */
-	CTL_PAIR_WAITING,	/* "waiting" */
-	CTL_PAIR_IN_PROGRESS,	/* "in-progress" */
-	CTL_PAIR_SUCCEEDED,	/* "succeeded" */
-	CTL_PAIR_FAILED,	/* "failed" */
+	CTL_PAIR_FROZEN, /* "frozen" */
+	CTL_PAIR_WAITING, /* "waiting" */
+	CTL_PAIR_IN_PROGRESS, /* "in-progress" */
+	CTL_PAIR_SUCCEEDED, /* "succeeded" */
+	CTL_PAIR_FAILED, /* "failed" */
 };
 
 enum ctl_mapping {
-	CTL_MAPPING_UNKNOWN,		 /* "unknown" */
-	CTL_MAPPING_INDEPENDENT,	 /* "endpoint-independent" */
-	CTL_MAPPING_DEPENDENT,		 /* "endpoint-dependent" */
+	CTL_MAPPING_UNKNOWN, /* "unknown" */
+	CTL_MAPPING_INDEPENDENT, /* "endpoint-independent" */
+	CTL_MAPPING_DEPENDENT, /* "endpoint-dependent" */
 };
 
 enum ctl_server_kind {
-	CTL_SERVER_STUN,	/* "stun" */
-	CTL_SERVER_TURN,	/* "turn" */
+	CTL_SERVER_STUN, /* "stun" */
+	CTL_SERVER_TURN, /* "turn" */
 };
 
 /* Optional numbers (rtt_ms) are absent on the wire when negative here. */
 #define CTL_RTT_NONE (-1.0)
 
 struct ctl_cand {
-	enum ctl_cand_type type;	/* CTL_CAND_UNSET: absent */
-	char addr[CTL_ADDR_MAX];	/* "IP:PORT" or "[IPv6]:PORT" */
+	enum ctl_cand_type type; /* CTL_CAND_UNSET: absent */
+	char addr[CTL_ADDR_MAX]; /* "IP:PORT" or "[IPv6]:PORT" */
 };
 
 struct ctl_path {
 	enum ctl_path_kind kind;
-	struct ctl_cand local;		/* required unless kind is none */
+	struct ctl_cand local; /* required unless kind is none */
 	struct ctl_cand remote;
 };
 
 struct ctl_coordinator {
 	char url[CTL_URL_MAX];
 	bool connected;
-	char last_error[CTL_TEXT_MAX];	/* optional */
+	char last_error[CTL_TEXT_MAX]; /* optional */
 };
 
 /* This node: the result of status (self), up and down. */
 struct ctl_self {
-	char name[CTL_NAME_MAX];	/* optional before login */
-	char id[CTL_NODE_ID_MAX];	/* optional before login */
-	char public_key[CTL_KEY_MAX];	/* base64 of 32 bytes */
-	char ipv4[CTL_IP_MAX];		/* optional before login */
-	char ipv6[CTL_IP_MAX];		/* optional before login */
+	char name[CTL_NAME_MAX]; /* optional before login */
+	char id[CTL_NODE_ID_MAX]; /* optional before login */
+	char public_key[CTL_KEY_MAX]; /* base64 of 32 bytes */
+	char ipv4[CTL_IP_MAX]; /* optional before login */
+	char ipv6[CTL_IP_MAX]; /* optional before login */
 	enum ctl_node_state state;
 	struct ctl_coordinator coordinator;
 };
@@ -254,30 +254,30 @@ struct ctl_peer {
 	char ipv6[CTL_IP_MAX];
 	bool online;
 	struct ctl_path path;
-	double rtt_ms;			/* CTL_RTT_NONE: absent */
+	double rtt_ms; /* CTL_RTT_NONE: absent */
 	uint64_t rx_bytes;
 	uint64_t tx_bytes;
-	uint64_t last_handshake;	/* unix seconds, 0: never */
+	uint64_t last_handshake; /* unix seconds, 0: never */
 };
 
 struct ctl_status {
 	struct ctl_self self;
-	struct ctl_peer *peers;		/* n_peers <= CTL_MAX_PEERS */
+	struct ctl_peer *peers; /* n_peers <= CTL_MAX_PEERS */
 	size_t n_peers;
 };
 
 /* One ping reply or loss, sent as an event before the final result. */
 struct ctl_ping_event {
-	uint32_t seq;			/* 1, 2, ... */
-	bool timeout;			/* lost: nothing below is set */
-	enum ctl_path_kind path;	/* direct or relay */
-	char via[CTL_ADDR_MAX];		/* the remote address the reply came from */
+	uint32_t seq; /* 1, 2, ... */
+	bool timeout; /* lost: nothing below is set */
+	enum ctl_path_kind path; /* direct or relay */
+	char via[CTL_ADDR_MAX]; /* the remote address the reply came from */
 	double rtt_ms;
 };
 
 struct ctl_ping_result {
-	char peer[CTL_NAME_MAX];	/* the peer's name */
-	char ipv4[CTL_IP_MAX];		/* optional */
+	char peer[CTL_NAME_MAX]; /* the peer's name */
+	char ipv4[CTL_IP_MAX]; /* optional */
 	uint32_t sent;
 	uint32_t received;
 };
@@ -286,15 +286,15 @@ struct ctl_server {
 	enum ctl_server_kind kind;
 	char addr[CTL_ADDR_MAX];
 	bool reachable;
-	double rtt_ms;			/* CTL_RTT_NONE: absent */
-	char error[CTL_TEXT_MAX];	/* optional */
+	double rtt_ms; /* CTL_RTT_NONE: absent */
+	char error[CTL_TEXT_MAX]; /* optional */
 };
 
 struct ctl_netcheck {
 	enum ctl_mapping mapping;
-	char (*srflx)[CTL_ADDR_MAX];	/* n_srflx <= CTL_MAX_SRFLX */
+	char (*srflx)[CTL_ADDR_MAX]; /* n_srflx <= CTL_MAX_SRFLX */
 	size_t n_srflx;
-	struct ctl_server *servers;	/* n_servers <= CTL_MAX_SERVERS */
+	struct ctl_server *servers; /* n_servers <= CTL_MAX_SERVERS */
 	size_t n_servers;
 };
 
@@ -302,18 +302,18 @@ struct ctl_pair {
 	struct ctl_cand local;
 	struct ctl_cand remote;
 	enum ctl_pair_state state;
-	double rtt_ms;			/* CTL_RTT_NONE: absent */
-	char failure[CTL_TEXT_MAX];	/* optional: how the checks failed */
+	double rtt_ms; /* CTL_RTT_NONE: absent */
+	char failure[CTL_TEXT_MAX]; /* optional: how the checks failed */
 };
 
 struct ctl_why {
 	char peer[CTL_NAME_MAX];
 	struct ctl_path path;
-	struct ctl_pair *pairs;		/* n_pairs <= CTL_MAX_PAIRS */
+	struct ctl_pair *pairs; /* n_pairs <= CTL_MAX_PAIRS */
 	size_t n_pairs;
-	char (*reasons)[CTL_TEXT_MAX];	/* n_reasons <= CTL_MAX_NOTES */
+	char (*reasons)[CTL_TEXT_MAX]; /* n_reasons <= CTL_MAX_NOTES */
 	size_t n_reasons;
-	char (*advice)[CTL_TEXT_MAX];	/* n_advice <= CTL_MAX_NOTES */
+	char (*advice)[CTL_TEXT_MAX]; /* n_advice <= CTL_MAX_NOTES */
 	size_t n_advice;
 };
 
@@ -327,7 +327,7 @@ enum ctl_resp_kind {
 
 /* The result (or event) of each command, as the union member to use. */
 union ctl_result {
-	struct ctl_self self;		/* up, down */
+	struct ctl_self self; /* up, down */
 	struct ctl_status status;
 	struct ctl_ping_result ping;
 	struct ctl_netcheck netcheck;
@@ -339,8 +339,8 @@ struct ctl_response {
 	uint64_t id;
 	enum ctl_resp_kind kind;
 	enum ctl_cmd cmd;
-	struct ctl_error error;		/* kind CTL_RESP_ERROR */
-	union ctl_result u;		/* kind CTL_RESP_OK or CTL_RESP_EVENT */
+	struct ctl_error error; /* kind CTL_RESP_ERROR */
+	union ctl_result u; /* kind CTL_RESP_OK or CTL_RESP_EVENT */
 };
 
 /*
@@ -385,10 +385,10 @@ void ctl_result_free(enum ctl_cmd cmd, bool event, union ctl_result *r);
  */
 struct ctl_reader {
 	char *buf;
-	size_t len;	/* bytes held */
-	size_t cap;	/* bytes allocated */
-	size_t max;	/* the longest line accepted, newline included */
-	size_t start;	/* where the unconsumed bytes begin */
+	size_t len; /* bytes held */
+	size_t cap; /* bytes allocated */
+	size_t max; /* the longest line accepted, newline included */
+	size_t start; /* where the unconsumed bytes begin */
 	bool eof;
 };
 

@@ -54,7 +54,8 @@ static void response_roundtrip(const char *line, size_t len, enum ctl_cmd cmd)
 		r = ctl_response_build_event(resp.id, cmd, &resp.u, &buf, &n,
 					     &err);
 	else
-		r = ctl_response_build_ok(resp.id, cmd, &resp.u, &buf, &n, &err);
+		r = ctl_response_build_ok(resp.id, cmd, &resp.u, &buf, &n,
+					  &err);
 	if (r != 0)
 		abort();
 	if (ctl_response_parse(buf, n, cmd, &back, NULL, &err) != 0)

@@ -44,8 +44,10 @@ void fake_fill_peer(struct ctl_peer *p, int i)
 	if (i == 0) {
 		p->online = true;
 		path->kind = CTL_PATH_DIRECT;
-		path->local = (struct ctl_cand){ CTL_CAND_SRFLX, "198.51.100.4:41641" };
-		path->remote = (struct ctl_cand){ CTL_CAND_HOST, "10.0.0.2:41641" };
+		path->local = (struct ctl_cand){ CTL_CAND_SRFLX,
+						 "198.51.100.4:41641" };
+		path->remote =
+			(struct ctl_cand){ CTL_CAND_HOST, "10.0.0.2:41641" };
 		p->rtt_ms = 0.84;
 		p->rx_bytes = 1258291; /* 1.2 MiB */
 		p->tx_bytes = 512;
@@ -53,8 +55,10 @@ void fake_fill_peer(struct ctl_peer *p, int i)
 	} else if (i == 1) {
 		p->online = true;
 		path->kind = CTL_PATH_RELAY;
-		path->local = (struct ctl_cand){ CTL_CAND_RELAY, "203.0.113.2:50000" };
-		path->remote = (struct ctl_cand){ CTL_CAND_SRFLX, "198.51.100.9:1024" };
+		path->local = (struct ctl_cand){ CTL_CAND_RELAY,
+						 "203.0.113.2:50000" };
+		path->remote = (struct ctl_cand){ CTL_CAND_SRFLX,
+						  "198.51.100.9:1024" };
 		p->rtt_ms = 31.5;
 		p->rx_bytes = 2048;
 		p->tx_bytes = 3ULL << 30;
@@ -83,7 +87,8 @@ static int send_result(int fd, uint64_t id, enum ctl_cmd cmd, bool event,
 	struct ctl_error err;
 	char *line;
 	size_t len;
-	int r = event ? ctl_response_build_event(id, cmd, res, &line, &len, &err)
+	int r = event ? ctl_response_build_event(id, cmd, res, &line, &len,
+						 &err)
 		      : ctl_response_build_ok(id, cmd, res, &line, &len, &err);
 
 	if (r) {
@@ -153,11 +158,15 @@ static int answer_why(int fd, uint64_t id, const char *peer)
 {
 	static struct ctl_pair pairs[2] = {
 		{ { CTL_CAND_HOST, "192.168.1.5:41641" },
-		  { CTL_CAND_HOST, "10.0.0.2:41641" }, CTL_PAIR_FAILED,
-		  CTL_RTT_NONE, "no answer to 7 checks" },
+		  { CTL_CAND_HOST, "10.0.0.2:41641" },
+		  CTL_PAIR_FAILED,
+		  CTL_RTT_NONE,
+		  "no answer to 7 checks" },
 		{ { CTL_CAND_RELAY, "203.0.113.2:50000" },
-		  { CTL_CAND_SRFLX, "198.51.100.9:1024" }, CTL_PAIR_SUCCEEDED,
-		  31.5, "" },
+		  { CTL_CAND_SRFLX, "198.51.100.9:1024" },
+		  CTL_PAIR_SUCCEEDED,
+		  31.5,
+		  "" },
 	};
 	static char reasons[1][CTL_TEXT_MAX] = {
 		"the peer's NAT maps each destination to a new port (symmetric)"
@@ -256,7 +265,8 @@ static void serve(struct fake_daemon *d, int fd)
 	case FAKE_SILENT:
 		/* Wait for the client to give up and close. */
 		while (!atomic_load(&d->stop) &&
-		       ctl_reader_getline(&rd, fd, 50, &line, &len) == -ETIMEDOUT)
+		       ctl_reader_getline(&rd, fd, 50, &line, &len) ==
+			       -ETIMEDOUT)
 			;
 		break;
 	case FAKE_GARBAGE:

@@ -18,12 +18,12 @@
 #define FAKE_NOW 1763800000ULL
 
 enum fake_mode {
-	FAKE_OK,	/* canned results for every command */
-	FAKE_ERROR,	/* answer every request with d->error */
-	FAKE_SILENT,	/* read the request, never answer */
-	FAKE_GARBAGE,	/* answer a line that is not JSON */
-	FAKE_HANGUP,	/* close without answering */
-	FAKE_WRONG_ID,	/* answer with another request's id */
+	FAKE_OK, /* canned results for every command */
+	FAKE_ERROR, /* answer every request with d->error */
+	FAKE_SILENT, /* read the request, never answer */
+	FAKE_GARBAGE, /* answer a line that is not JSON */
+	FAKE_HANGUP, /* close without answering */
+	FAKE_WRONG_ID, /* answer with another request's id */
 	FAKE_PING_LOST, /* every ping times out */
 };
 
@@ -34,10 +34,10 @@ struct fake_daemon {
 	pthread_t thread;
 	atomic_bool stop;
 	enum fake_mode mode;
-	struct ctl_error error;	/* FAKE_ERROR */
+	struct ctl_error error; /* FAKE_ERROR */
 	struct ctl_request last; /* the last request parsed */
-	atomic_int requests;	/* requests parsed so far */
-	atomic_int connections;	/* connections accepted so far */
+	atomic_int requests; /* requests parsed so far */
+	atomic_int connections; /* connections accepted so far */
 };
 
 /* Create the socket and start serving; 0 or -errno. */

@@ -80,9 +80,10 @@ static void expect(struct run *r, int rc, const char *out, const char *err)
 {
 	if (r->rc != rc || (out && strcmp(r->out, out)) ||
 	    (err && !strstr(r->err, err)))
-		fail_msg("rc %d (want %d)\n--- out:\n%s--- want:\n%s--- err:\n%s--- want part:\n%s",
-			 r->rc, rc, r->out, out ? out : "(any)", r->err,
-			 err ? err : "(any)");
+		fail_msg(
+			"rc %d (want %d)\n--- out:\n%s--- want:\n%s--- err:\n%s--- want part:\n%s",
+			r->rc, rc, r->out, out ? out : "(any)", r->err,
+			err ? err : "(any)");
 }
 
 static int setup_ok(void **state)
@@ -132,10 +133,11 @@ static void check_status_json(const char *text)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(j, "self"), "name")),
 			    "laptop");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(json_array_get(peers, 0), "path"),
-				    "kind")),
-			    "direct");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(peers, 0), "path"),
+			"kind")),
+		"direct");
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_array_get(peers, 1), "tx_bytes")),
 			 3LL << 30);
@@ -159,10 +161,11 @@ static void test_status_json(void **state)
 
 static void test_up(void **state)
 {
-	static const char pin[] = "sha256//cGVlci1ub2RlLWtleS0zMi1ieXRlcy1leGFjdGx5ISE=";
+	static const char pin[] =
+		"sha256//cGVlci1ub2RlLWtleS0zMi1ieXRlcy1leGFjdGx5ISE=";
 	struct run r = RUN("up", "--coordinator", "https://coord.example:8443",
-			   "--auth-key", "ik-secret-1", "--coordinator-pin", pin,
-			   "--hostname=laptop");
+			   "--auth-key", "ik-secret-1", "--coordinator-pin",
+			   pin, "--hostname=laptop");
 
 	expect(&r, 0,
 	       "laptop is up: 100.64.0.1, fd7a:115c:a1e0::1\n"
@@ -212,25 +215,34 @@ static void test_up_usage(void **state)
 		const char *args[10];
 		const char *err;
 	} bad[] = {
-		{ { "up", "--auth-key", "k" }, "icemesh up: --coordinator URL is required" },
-		{ { "up", "--coordinator", "https://c" }, "give one of --auth-key" },
+		{ { "up", "--auth-key", "k" },
+		  "icemesh up: --coordinator URL is required" },
+		{ { "up", "--coordinator", "https://c" },
+		  "give one of --auth-key" },
 		{ { "up", "--coordinator", "https://c", "--auth-key", "k",
-		    "--auth-key-file", "/nonexistent" }, "give one of --auth-key" },
+		    "--auth-key-file", "/nonexistent" },
+		  "give one of --auth-key" },
 		{ { "up", "--coordinator", "http://c", "--auth-key", "k" },
 		  "icemesh up: --coordinator: must be an https:// URL" },
 		{ { "up", "--coordinator", "https://c", "--auth-key", "k",
-		    "--hostname", "My_Laptop" }, "--hostname: must be 1-63 of a-z" },
+		    "--hostname", "My_Laptop" },
+		  "--hostname: must be 1-63 of a-z" },
 		{ { "up", "--coordinator", "https://c", "--auth-key", "k",
-		    "--coordinator-pin", "sha256//short" }, "--coordinator-pin: must be sha256//" },
+		    "--coordinator-pin", "sha256//short" },
+		  "--coordinator-pin: must be sha256//" },
 		{ { "up", "--coordinator", "https://c", "--auth-key", "k",
 		    "--coordinator-pin", "x", "--ca-file", "/etc/ca" },
 		  "--coordinator-pin and --ca-file exclude each other" },
 		{ { "up", "--coordinator", "https://c", "--auth-key", "k",
-		    "--ca-file", "no/such/file.pem" }, "--ca-file: no/such/file.pem: No such file" },
+		    "--ca-file", "no/such/file.pem" },
+		  "--ca-file: no/such/file.pem: No such file" },
 		{ { "up", "--coordinator", "https://c", "--auth-key-file",
-		    "/nonexistent/key" }, "--auth-key-file: cannot open /nonexistent/key" },
-		{ { "up", "--coordinator" }, "option '--coordinator' needs a value" },
-		{ { "up", "extra", "--coordinator", "https://c", "--auth-key", "k" },
+		    "/nonexistent/key" },
+		  "--auth-key-file: cannot open /nonexistent/key" },
+		{ { "up", "--coordinator" },
+		  "option '--coordinator' needs a value" },
+		{ { "up", "extra", "--coordinator", "https://c", "--auth-key",
+		    "k" },
 		  "unexpected argument 'extra'" },
 	};
 	int before = atomic_load(&fake->connections);
@@ -275,7 +287,8 @@ static void test_ping(void **state)
 	assert_int_equal(fake->last.cmd, CTL_CMD_PING);
 	assert_string_equal(fake->last.args.ping.peer, "db1");
 	assert_int_equal(fake->last.args.ping.count, 3);
-	assert_int_equal(fake->last.args.ping.timeout_ms, CTL_PING_TIMEOUT_DEFAULT_MS);
+	assert_int_equal(fake->last.args.ping.timeout_ms,
+			 CTL_PING_TIMEOUT_DEFAULT_MS);
 	run_free(&r);
 
 	r = RUN("ping", "-c1", "100.64.0.2");
@@ -298,8 +311,9 @@ static void test_ping_json(void **state)
 
 	expect(&r, 0, NULL, NULL);
 	/* One compact event per line, then the result. */
-	if (strncmp(r.out, "{\"seq\":1,\"path\":\"direct\",\"via\":"
-			   "\"198.51.100.9:41641\",\"rtt_ms\":0.84}\n",
+	if (strncmp(r.out,
+		    "{\"seq\":1,\"path\":\"direct\",\"via\":"
+		    "\"198.51.100.9:41641\",\"rtt_ms\":0.84}\n",
 		    65) != 0)
 		fail_msg("%s", r.out);
 	nl = strchr(r.out, '\n');
@@ -323,13 +337,16 @@ static void test_ping_usage(void **state)
 	} bad[] = {
 		{ { "ping" }, "icemesh ping: missing PEER" },
 		{ { "ping", "a", "b" }, "unexpected argument 'b'" },
-		{ { "ping", "db1", "-c", "0" }, "-c: '0' is not a count in 1..1000" },
-		{ { "ping", "db1", "-c", "1001" }, "-c: '1001' is not a count" },
+		{ { "ping", "db1", "-c", "0" },
+		  "-c: '0' is not a count in 1..1000" },
+		{ { "ping", "db1", "-c", "1001" },
+		  "-c: '1001' is not a count" },
 		{ { "ping", "db1", "-c", "x" }, "-c: 'x' is not a count" },
 		{ { "ping", "db1", "-c", "-3" }, "-c: '-3' is not a count" },
 		{ { "ping", "db1", "-c" }, "option '-c' needs a value" },
 		{ { "ping", "db 1" }, "PEER: must not hold spaces" },
-		{ { "ping", "db1", "--coordinator", "x" }, "unknown option '--coordinator'" },
+		{ { "ping", "db1", "--coordinator", "x" },
+		  "unknown option '--coordinator'" },
 		{ { "status", "-c", "3" }, "unknown option '-c'" },
 	};
 
@@ -380,7 +397,8 @@ static void test_why(void **state)
 	run_free(&r);
 	r = RUN("--json", "why", "web");
 	expect(&r, 0, NULL, NULL);
-	assert_non_null(strstr(r.out, "\"failure\": \"no answer to 7 checks\""));
+	assert_non_null(
+		strstr(r.out, "\"failure\": \"no answer to 7 checks\""));
 	assert_non_null(strstr(r.out, "\"state\": \"succeeded\""));
 	run_free(&r);
 }
@@ -389,8 +407,8 @@ static void test_why(void **state)
 
 static void test_help_and_usage(void **state)
 {
-	static const char *const cmds[] = { "up", "down", "status", "ping",
-					    "netcheck", "why" };
+	static const char *const cmds[] = { "up",   "down",	"status",
+					    "ping", "netcheck", "why" };
 	struct run r = run_cli(NULL, (const char *const[]){ "--help", NULL });
 	char want[64];
 
@@ -400,11 +418,13 @@ static void test_help_and_usage(void **state)
 	run_free(&r);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
 		snprintf(want, sizeof(want), "usage: icemesh %s", cmds[i]);
-		r = run_cli(NULL, (const char *const[]){ cmds[i], "--help", NULL });
+		r = run_cli(NULL,
+			    (const char *const[]){ cmds[i], "--help", NULL });
 		expect(&r, 0, NULL, NULL);
 		assert_non_null(strstr(r.out, want));
 		run_free(&r);
-		r = run_cli(NULL, (const char *const[]){ "help", cmds[i], NULL });
+		r = run_cli(NULL,
+			    (const char *const[]){ "help", cmds[i], NULL });
 		expect(&r, 0, NULL, NULL);
 		assert_non_null(strstr(r.out, want));
 		run_free(&r);
@@ -418,18 +438,25 @@ static void test_help_and_usage(void **state)
 	r = run_cli(NULL, (const char *const[]){ "help", "reboot", NULL });
 	expect(&r, CLI_EXIT_USAGE, "", "no command 'reboot'");
 	run_free(&r);
-	r = run_cli(NULL, (const char *const[]){ "--timeout", "0", "status", NULL });
-	expect(&r, CLI_EXIT_USAGE, "", "--timeout: '0' is not a number of seconds");
+	r = run_cli(NULL,
+		    (const char *const[]){ "--timeout", "0", "status", NULL });
+	expect(&r, CLI_EXIT_USAGE, "",
+	       "--timeout: '0' is not a number of seconds");
 	run_free(&r);
-	r = run_cli(NULL, (const char *const[]){ "--json=yes", "status", NULL });
+	r = run_cli(NULL,
+		    (const char *const[]){ "--json=yes", "status", NULL });
 	expect(&r, CLI_EXIT_USAGE, "", "option '--json=yes' takes no value");
 	run_free(&r);
 	r = run_cli(NULL, (const char *const[]){ "status", "now", NULL });
-	expect(&r, CLI_EXIT_USAGE, "", "icemesh status: unexpected argument 'now'");
+	expect(&r, CLI_EXIT_USAGE, "",
+	       "icemesh status: unexpected argument 'now'");
 	run_free(&r);
-	r = run_cli(NULL, (const char *const[]){ "--socket",
-		"/tmp/a/very/long/path/that/does/not/fit/into/the/sun_path/of/a/unix/socket/address/because/it/has/more/than/108/bytes.sock",
-		"status", NULL });
+	r = run_cli(
+		NULL,
+		(const char *const[]){
+			"--socket",
+			"/tmp/a/very/long/path/that/does/not/fit/into/the/sun_path/of/a/unix/socket/address/because/it/has/more/than/108/bytes.sock",
+			"status", NULL });
 	expect(&r, CLI_EXIT_USAGE, "", "not a usable socket path");
 	run_free(&r);
 }
@@ -452,12 +479,15 @@ static void test_daemon_errors(void **state)
 		  "icemesh: no peer 'db9' in this mesh: MSG\nList the peers with: icemesh status" },
 		{ CTL_E_NOT_UP, NULL, CLI_EXIT_NOT_UP,
 		  "icemesh: this node is down: MSG\nBring it up with: icemesh up" },
-		{ CTL_E_TIMEOUT, NULL, CLI_EXIT_TIMEOUT, "icemeshd timed out: MSG" },
+		{ CTL_E_TIMEOUT, NULL, CLI_EXIT_TIMEOUT,
+		  "icemeshd timed out: MSG" },
 		{ CTL_E_BAD_ARGUMENT, NULL, CLI_EXIT_REJECTED,
 		  "refused the request (bad-argument): MSG\nAre icemesh and icemeshd the same version?" },
-		{ CTL_E_UNKNOWN_COMMAND, NULL, CLI_EXIT_REJECTED, "(unknown-command): MSG" },
+		{ CTL_E_UNKNOWN_COMMAND, NULL, CLI_EXIT_REJECTED,
+		  "(unknown-command): MSG" },
 		{ CTL_E_BUSY, NULL, CLI_EXIT_FAILURE, "icemeshd is busy: MSG" },
-		{ CTL_E_INTERNAL, NULL, CLI_EXIT_FAILURE, "icemeshd failed (internal): MSG" },
+		{ CTL_E_INTERNAL, NULL, CLI_EXIT_FAILURE,
+		  "icemeshd failed (internal): MSG" },
 		{ CTL_E_OTHER, "quota-exceeded", CLI_EXIT_FAILURE,
 		  "icemeshd failed (quota-exceeded): MSG" },
 	};
@@ -470,7 +500,8 @@ static void test_daemon_errors(void **state)
 		ctl_error_set(&d.error, cases[i].code, "MSG");
 		if (cases[i].code_str)
 			strcpy(d.error.code_str, cases[i].code_str);
-		r = run_cli(d.sock, (const char *const[]){ "ping", "db9", NULL });
+		r = run_cli(d.sock,
+			    (const char *const[]){ "ping", "db9", NULL });
 		fake_daemon_stop(&d);
 		expect(&r, cases[i].rc, "", cases[i].err);
 		run_free(&r);
@@ -489,7 +520,8 @@ static void test_no_daemon(void **state)
 	r = run_cli(sock, (const char *const[]){ "status", NULL });
 	expect(&r, CLI_EXIT_NO_DAEMON, "",
 	       "icemesh: icemeshd is not running (no control socket at /tmp/icemesh-cli-");
-	assert_non_null(strstr(r.err, "Start it with: systemctl start icemeshd"));
+	assert_non_null(
+		strstr(r.err, "Start it with: systemctl start icemeshd"));
 	run_free(&r);
 
 	/* A socket file that nobody listens on (the daemon died). */
@@ -549,8 +581,8 @@ static void test_permission_denied(void **state)
 		assert_int_equal(chown(fake->sock, 0, 4242), 0);
 		assert_int_equal(chmod(fake->sock, 0660), 0);
 		/* A member of the group gets in... */
-		assert_int_equal(run_as(65534, 65534, member, 1, fake->sock, err,
-					sizeof(err)),
+		assert_int_equal(run_as(65534, 65534, member, 1, fake->sock,
+					err, sizeof(err)),
 				 0);
 		/* ...anyone else does not. */
 		assert_int_equal(chmod(fake->sock, 0600), 0);
@@ -577,7 +609,8 @@ static void test_timeout(void **state)
 	struct run r;
 
 	assert_int_equal(fake_daemon_start(&d, FAKE_SILENT), 0);
-	r = run_cli(d.sock, (const char *const[]){ "--timeout", "0.2", "netcheck", NULL });
+	r = run_cli(d.sock, (const char *const[]){ "--timeout", "0.2",
+						   "netcheck", NULL });
 	expect(&r, CLI_EXIT_TIMEOUT, "",
 	       "icemesh: icemeshd did not answer within 0.2 s (see --timeout)");
 	run_free(&r);
@@ -590,8 +623,10 @@ static void test_bad_replies(void **state)
 		enum fake_mode mode;
 		const char *err;
 	} cases[] = {
-		{ FAKE_GARBAGE, "unexpected reply from icemeshd: not valid JSON" },
-		{ FAKE_HANGUP, "icemeshd closed the connection before answering" },
+		{ FAKE_GARBAGE,
+		  "unexpected reply from icemeshd: not valid JSON" },
+		{ FAKE_HANGUP,
+		  "icemeshd closed the connection before answering" },
 		{ FAKE_WRONG_ID, "icemeshd answered request 8, not 1" },
 	};
 	struct fake_daemon d;
@@ -613,7 +648,8 @@ static void test_ping_no_reply(void **state)
 	struct run r;
 
 	assert_int_equal(fake_daemon_start(&d, FAKE_PING_LOST), 0);
-	r = run_cli(d.sock, (const char *const[]){ "ping", "-c", "2", "db1", NULL });
+	r = run_cli(d.sock,
+		    (const char *const[]){ "ping", "-c", "2", "db1", NULL });
 	fake_daemon_stop(&d);
 	expect(&r, CLI_EXIT_NO_REPLY,
 	       "1: no reply from db1\n"
@@ -629,7 +665,8 @@ static void test_malformed_request_over_socket(void **state)
 	static const struct {
 		const char *line, *want;
 	} cases[] = {
-		{ "hello\n", "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"bad-request\"" },
+		{ "hello\n",
+		  "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"bad-request\"" },
 		{ "{\"id\":4,\"cmd\":\"reboot\"}\n",
 		  "{\"id\":4,\"ok\":false,\"error\":{\"code\":\"unknown-command\"" },
 		{ "{\"id\":5,\"cmd\":\"ping\",\"args\":{\"peer\":\"x\",\"count\":-1}}\n",
@@ -644,9 +681,12 @@ static void test_malformed_request_over_socket(void **state)
 		int fd = cli_connect(fake->sock);
 
 		assert_true(fd >= 0);
-		assert_int_equal(cli_send(fd, cases[i].line, strlen(cases[i].line), 1000), 0);
+		assert_int_equal(cli_send(fd, cases[i].line,
+					  strlen(cases[i].line), 1000),
+				 0);
 		ctl_reader_init(&rd, CTL_LINE_MAX);
-		assert_int_equal(ctl_reader_getline(&rd, fd, 2000, &line, &len), 1);
+		assert_int_equal(ctl_reader_getline(&rd, fd, 2000, &line, &len),
+				 1);
 		if (strncmp(line, cases[i].want, strlen(cases[i].want)))
 			fail_msg("got %s", line);
 		ctl_reader_destroy(&rd);
@@ -662,10 +702,14 @@ static void test_render_units(void **state)
 		uint64_t n;
 		const char *s;
 	} bytes[] = {
-		{ 0, "0 B" },		{ 1023, "1023 B" },
-		{ 1024, "1.0 KiB" },	{ 1536, "1.5 KiB" },
-		{ 1048576, "1.0 MiB" }, { 5ULL << 30, "5.0 GiB" },
-		{ 3ULL << 40, "3.0 TiB" }, { UINT64_MAX, "16.0 EiB" },
+		{ 0, "0 B" },
+		{ 1023, "1023 B" },
+		{ 1024, "1.0 KiB" },
+		{ 1536, "1.5 KiB" },
+		{ 1048576, "1.0 MiB" },
+		{ 5ULL << 30, "5.0 GiB" },
+		{ 3ULL << 40, "3.0 TiB" },
+		{ UINT64_MAX, "16.0 EiB" },
 	};
 	static const struct {
 		uint64_t then;
@@ -686,8 +730,9 @@ static void test_render_units(void **state)
 		assert_string_equal(render_bytes(bytes[i].n, buf, sizeof(buf)),
 				    bytes[i].s);
 	for (size_t i = 0; i < ARRAY_SIZE(ago); i++)
-		assert_string_equal(render_ago(ago[i].then, FAKE_NOW, buf, sizeof(buf)),
-				    ago[i].s);
+		assert_string_equal(
+			render_ago(ago[i].then, FAKE_NOW, buf, sizeof(buf)),
+			ago[i].s);
 	assert_string_equal(render_rtt(CTL_RTT_NONE, buf, sizeof(buf)), "-");
 	assert_string_equal(render_rtt(0.5, buf, sizeof(buf)), "0.50 ms");
 	assert_string_equal(render_rtt(120.25, buf, sizeof(buf)), "120.2 ms");
@@ -698,20 +743,28 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_units),
 		cmocka_unit_test(test_help_and_usage),
-		cmocka_unit_test_setup_teardown(test_status, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_status_json, setup_ok, teardown),
+		cmocka_unit_test_setup_teardown(test_status, setup_ok,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_status_json, setup_ok,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_up, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_up_key_file_and_ca, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_up_usage, setup_ok, teardown),
+		cmocka_unit_test_setup_teardown(test_up_key_file_and_ca,
+						setup_ok, teardown),
+		cmocka_unit_test_setup_teardown(test_up_usage, setup_ok,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_down, setup_ok, teardown),
 		cmocka_unit_test_setup_teardown(test_ping, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_ping_json, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_ping_usage, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_netcheck, setup_ok, teardown),
+		cmocka_unit_test_setup_teardown(test_ping_json, setup_ok,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ping_usage, setup_ok,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_netcheck, setup_ok,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_why, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_permission_denied, setup_ok, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_request_over_socket,
+		cmocka_unit_test_setup_teardown(test_permission_denied,
 						setup_ok, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_malformed_request_over_socket, setup_ok, teardown),
 		cmocka_unit_test(test_daemon_errors),
 		cmocka_unit_test(test_no_daemon),
 		cmocka_unit_test(test_timeout),

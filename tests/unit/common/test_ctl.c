@@ -31,10 +31,11 @@ static void test_request_good(void **state)
 		uint64_t id;
 	} ok[] = {
 		{ "{\"id\":1,\"cmd\":\"status\"}", CTL_CMD_STATUS, 1 },
-		{ "{\"id\":2,\"cmd\":\"status\",\"args\":{}}\n", CTL_CMD_STATUS, 2 },
+		{ "{\"id\":2,\"cmd\":\"status\",\"args\":{}}\n", CTL_CMD_STATUS,
+		  2 },
 		{ "{\"cmd\":\"down\",\"id\":0}\r\n", CTL_CMD_DOWN, 0 },
-		{ "{\"id\":9007199254740991,\"cmd\":\"netcheck\"}", CTL_CMD_NETCHECK,
-		  9007199254740991ULL },
+		{ "{\"id\":9007199254740991,\"cmd\":\"netcheck\"}",
+		  CTL_CMD_NETCHECK, 9007199254740991ULL },
 		{ " { \"id\" : 5 , \"cmd\" : \"why\", \"args\": {\"peer\":\"db1\"} } ",
 		  CTL_CMD_WHY, 5 },
 	};
@@ -42,8 +43,9 @@ static void test_request_good(void **state)
 	struct ctl_error err;
 
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
-		assert_int_equal(ctl_request_parse(ok[i].line, strlen(ok[i].line),
-						   &req, &err),
+		assert_int_equal(ctl_request_parse(ok[i].line,
+						   strlen(ok[i].line), &req,
+						   &err),
 				 0);
 		assert_int_equal(req.cmd, ok[i].cmd);
 		assert_true(req.id == ok[i].id);
@@ -69,20 +71,21 @@ static void test_request_args(void **state)
 	assert_int_equal(req.args.ping.count, CTL_PING_COUNT_DEFAULT);
 	assert_int_equal(req.args.ping.timeout_ms, CTL_PING_TIMEOUT_DEFAULT_MS);
 
-	assert_int_equal(ctl_request_parse(ping_full, strlen(ping_full), &req,
-					   &err),
-			 0);
+	assert_int_equal(
+		ctl_request_parse(ping_full, strlen(ping_full), &req, &err), 0);
 	assert_string_equal(req.args.ping.peer, "100.64.0.2");
 	assert_int_equal(req.args.ping.count, 1000);
 	assert_int_equal(req.args.ping.timeout_ms, 100);
 
-	snprintf(up, sizeof(up),
-		 "{\"id\":7,\"cmd\":\"up\",\"args\":{\"coordinator\":"
-		 "\"https://coord.example:8443\",\"auth_key\":\"tskey-abc\","
-		 "\"coordinator_pin\":\"sha256//%s\",\"hostname\":\"laptop-1\"}}",
-		 KEY_A);
+	snprintf(
+		up, sizeof(up),
+		"{\"id\":7,\"cmd\":\"up\",\"args\":{\"coordinator\":"
+		"\"https://coord.example:8443\",\"auth_key\":\"tskey-abc\","
+		"\"coordinator_pin\":\"sha256//%s\",\"hostname\":\"laptop-1\"}}",
+		KEY_A);
 	assert_int_equal(ctl_request_parse(up, strlen(up), &req, &err), 0);
-	assert_string_equal(req.args.up.coordinator, "https://coord.example:8443");
+	assert_string_equal(req.args.up.coordinator,
+			    "https://coord.example:8443");
 	assert_string_equal(req.args.up.auth_key, "tskey-abc");
 	assert_string_equal(req.args.up.coordinator_pin + 8, KEY_A);
 	assert_string_equal(req.args.up.hostname, "laptop-1");
@@ -102,28 +105,34 @@ static void test_request_bad(void **state)
 		{ "", CTL_E_BAD_REQUEST, "not valid JSON", false },
 		{ "status", CTL_E_BAD_REQUEST, "not valid JSON", false },
 		{ "[1,2]", CTL_E_BAD_REQUEST, "JSON object", false },
-		{ "{\"cmd\":\"status\"}", CTL_E_BAD_REQUEST, "id must be", false },
-		{ "{\"id\":-1,\"cmd\":\"status\"}", CTL_E_BAD_REQUEST, "id must", false },
-		{ "{\"id\":\"1\",\"cmd\":\"status\"}", CTL_E_BAD_REQUEST, "id must", false },
-		{ "{\"id\":1.5,\"cmd\":\"status\"}", CTL_E_BAD_REQUEST, "id must", false },
-		{ "{\"id\":9007199254740992,\"cmd\":\"status\"}", CTL_E_BAD_REQUEST,
+		{ "{\"cmd\":\"status\"}", CTL_E_BAD_REQUEST, "id must be",
+		  false },
+		{ "{\"id\":-1,\"cmd\":\"status\"}", CTL_E_BAD_REQUEST,
 		  "id must", false },
-		{ "{\"id\":1}", CTL_E_BAD_REQUEST, "cmd must be a string", true },
-		{ "{\"id\":1,\"cmd\":5}", CTL_E_BAD_REQUEST, "cmd must be", true },
+		{ "{\"id\":\"1\",\"cmd\":\"status\"}", CTL_E_BAD_REQUEST,
+		  "id must", false },
+		{ "{\"id\":1.5,\"cmd\":\"status\"}", CTL_E_BAD_REQUEST,
+		  "id must", false },
+		{ "{\"id\":9007199254740992,\"cmd\":\"status\"}",
+		  CTL_E_BAD_REQUEST, "id must", false },
+		{ "{\"id\":1}", CTL_E_BAD_REQUEST, "cmd must be a string",
+		  true },
+		{ "{\"id\":1,\"cmd\":5}", CTL_E_BAD_REQUEST, "cmd must be",
+		  true },
 		{ "{\"id\":1,\"cmd\":\"reboot\"}", CTL_E_UNKNOWN_COMMAND,
 		  "unknown command 'reboot'", true },
-		{ "{\"id\":1,\"cmd\":\"Status\"}", CTL_E_UNKNOWN_COMMAND, "known: up",
-		  true },
-		{ "{\"id\":1,\"cmd\":\"status\",\"extra\":1}", CTL_E_BAD_REQUEST,
-		  "unknown field 'extra'", true },
+		{ "{\"id\":1,\"cmd\":\"Status\"}", CTL_E_UNKNOWN_COMMAND,
+		  "known: up", true },
+		{ "{\"id\":1,\"cmd\":\"status\",\"extra\":1}",
+		  CTL_E_BAD_REQUEST, "unknown field 'extra'", true },
 		{ "{\"id\":1,\"id\":2,\"cmd\":\"status\"}", CTL_E_BAD_REQUEST,
 		  "duplicate", false },
 		{ "{\"id\":1,\"cmd\":\"status\"} x", CTL_E_BAD_REQUEST,
 		  "not valid JSON", false },
-		{ "{\"id\":1,\"cmd\":\"status\",\"args\":[]}", CTL_E_BAD_ARGUMENT,
-		  "args must be an object", true },
-		{ "{\"id\":1,\"cmd\":\"status\",\"args\":{\"x\":1}}", CTL_E_BAD_ARGUMENT,
-		  "args: unknown field 'x'", true },
+		{ "{\"id\":1,\"cmd\":\"status\",\"args\":[]}",
+		  CTL_E_BAD_ARGUMENT, "args must be an object", true },
+		{ "{\"id\":1,\"cmd\":\"status\",\"args\":{\"x\":1}}",
+		  CTL_E_BAD_ARGUMENT, "args: unknown field 'x'", true },
 		{ "{\"id\":1,\"cmd\":\"netcheck\",\"args\":{\"a\":[[[[[]]]]]}}",
 		  CTL_E_BAD_ARGUMENT, "unknown field 'a'", true },
 		{ "{\"id\":1,\"cmd\":\"ping\"}", CTL_E_BAD_ARGUMENT,
@@ -149,14 +158,16 @@ static void test_request_bad(void **state)
 		{ "{\"id\":1,\"cmd\":\"ping\",\"args\":{\"peer\":\"x\",\"count\":true}}",
 		  CTL_E_BAD_ARGUMENT, "args.count: must be an integer", true },
 		{ "{\"id\":1,\"cmd\":\"ping\",\"args\":{\"peer\":\"x\",\"timeout_ms\":99}}",
-		  CTL_E_BAD_ARGUMENT, "args.timeout_ms: must be in 100..60000", true },
+		  CTL_E_BAD_ARGUMENT, "args.timeout_ms: must be in 100..60000",
+		  true },
 		{ "{\"id\":1,\"cmd\":\"ping\",\"args\":{\"peer\":\"x\",\"ttl\":3}}",
 		  CTL_E_BAD_ARGUMENT, "unknown field 'ttl'", true },
 		{ "{\"id\":1,\"cmd\":\"why\",\"args\":{\"peer\":\"x\",\"verbose\":true}}",
 		  CTL_E_BAD_ARGUMENT, "unknown field 'verbose'", true },
 		{ "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"http://c\","
 		  "\"auth_key\":\"k\"}}",
-		  CTL_E_BAD_ARGUMENT, "args.coordinator: must be an https:// URL", true },
+		  CTL_E_BAD_ARGUMENT,
+		  "args.coordinator: must be an https:// URL", true },
 		{ "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://\","
 		  "\"auth_key\":\"k\"}}",
 		  CTL_E_BAD_ARGUMENT, "https:// URL", true },
@@ -164,13 +175,15 @@ static void test_request_bad(void **state)
 		  CTL_E_BAD_ARGUMENT, "args.auth_key: is required", true },
 		{ "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://c\","
 		  "\"auth_key\":\"k\",\"coordinator_pin\":\"sha1//abc\"}}",
-		  CTL_E_BAD_ARGUMENT, "args.coordinator_pin: must be sha256//", true },
+		  CTL_E_BAD_ARGUMENT, "args.coordinator_pin: must be sha256//",
+		  true },
 		{ "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://c\","
 		  "\"auth_key\":\"k\",\"coordinator_pin\":\"sha256//AAAA\"}}",
 		  CTL_E_BAD_ARGUMENT, "base64 of 32 bytes", true },
 		{ "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://c\","
 		  "\"auth_key\":\"k\",\"ca_file\":\"ca.pem\"}}",
-		  CTL_E_BAD_ARGUMENT, "args.ca_file: must be an absolute path", true },
+		  CTL_E_BAD_ARGUMENT, "args.ca_file: must be an absolute path",
+		  true },
 		{ "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://c\","
 		  "\"auth_key\":\"k\",\"hostname\":\"Bad_Name\"}}",
 		  CTL_E_BAD_ARGUMENT, "args.hostname: must be 1-63", true },
@@ -180,21 +193,24 @@ static void test_request_bad(void **state)
 		{ "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://c\","
 		  "\"auth_key\":\"k\",\"hostname\":"
 		  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
-		  CTL_E_BAD_ARGUMENT, "args.hostname: is longer than 63 bytes", true },
+		  CTL_E_BAD_ARGUMENT, "args.hostname: is longer than 63 bytes",
+		  true },
 	};
 	struct ctl_request req;
 	struct ctl_error err;
 
 	memset(&req, 0x5a, sizeof(req));
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		int r = ctl_request_parse(bad[i].line, strlen(bad[i].line), &req,
-					  &err);
+		int r = ctl_request_parse(bad[i].line, strlen(bad[i].line),
+					  &req, &err);
 
 		if (r != -EINVAL || err.code != bad[i].code ||
-		    !strstr(err.message, bad[i].msg) || err.has_id != bad[i].has_id)
-			fail_msg("case %zu: %s -> %d %s '%s'", i, bad[i].line, r,
-				 err.code_str, err.message);
-		assert_string_equal(err.code_str, ctl_errcode_name(bad[i].code));
+		    !strstr(err.message, bad[i].msg) ||
+		    err.has_id != bad[i].has_id)
+			fail_msg("case %zu: %s -> %d %s '%s'", i, bad[i].line,
+				 r, err.code_str, err.message);
+		assert_string_equal(err.code_str,
+				    ctl_errcode_name(bad[i].code));
 		if (err.has_id)
 			assert_int_equal(err.id, 1);
 	}
@@ -209,12 +225,14 @@ static void test_request_pin_and_ca_exclusive(void **state)
 	struct ctl_request req;
 	struct ctl_error err;
 
-	snprintf(up, sizeof(up),
-		 "{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://c\","
-		 "\"auth_key\":\"k\",\"coordinator_pin\":\"sha256//%s\","
-		 "\"ca_file\":\"/etc/ca.pem\"}}",
-		 KEY_B);
-	assert_int_equal(ctl_request_parse(up, strlen(up), &req, &err), -EINVAL);
+	snprintf(
+		up, sizeof(up),
+		"{\"id\":1,\"cmd\":\"up\",\"args\":{\"coordinator\":\"https://c\","
+		"\"auth_key\":\"k\",\"coordinator_pin\":\"sha256//%s\","
+		"\"ca_file\":\"/etc/ca.pem\"}}",
+		KEY_B);
+	assert_int_equal(ctl_request_parse(up, strlen(up), &req, &err),
+			 -EINVAL);
 	assert_int_equal(err.code, CTL_E_BAD_ARGUMENT);
 	assert_non_null(strstr(err.message, "exclude each other"));
 }
@@ -237,8 +255,9 @@ static void test_request_too_long(void **state)
 	assert_string_equal(err.code_str, "line-too-long");
 	/* The longest line that fits is parsed; the peer is then too long. */
 	memcpy(line + CTL_REQUEST_MAX - 4, "\"}}", 3);
-	assert_int_equal(ctl_request_parse(line, CTL_REQUEST_MAX - 1, &req, &err),
-			 -EINVAL);
+	assert_int_equal(
+		ctl_request_parse(line, CTL_REQUEST_MAX - 1, &req, &err),
+		-EINVAL);
 	assert_int_equal(err.code, CTL_E_BAD_ARGUMENT);
 	assert_non_null(strstr(err.message, "longer than 63"));
 	free(line);
@@ -254,7 +273,8 @@ static void test_request_build_roundtrip(void **state)
 	for (int cmd = 0; cmd < CTL_CMD_COUNT; cmd++) {
 		ctl_request_init(&req, (enum ctl_cmd)cmd, 100 + (uint64_t)cmd);
 		if (cmd == CTL_CMD_UP) {
-			strcpy(req.args.up.coordinator, "https://[2001:db8::1]:443/");
+			strcpy(req.args.up.coordinator,
+			       "https://[2001:db8::1]:443/");
 			strcpy(req.args.up.auth_key, "key-with-secret");
 			strcpy(req.args.up.ca_file, "/etc/icemesh/ca.pem");
 		} else if (cmd == CTL_CMD_PING) {
@@ -263,8 +283,9 @@ static void test_request_build_roundtrip(void **state)
 		} else if (cmd == CTL_CMD_WHY) {
 			strcpy(req.args.why.peer, "fd7a:115c::2");
 		}
-		assert_int_equal(ctl_request_build(&req, buf, sizeof(buf), &len, &err),
-				 0);
+		assert_int_equal(
+			ctl_request_build(&req, buf, sizeof(buf), &len, &err),
+			0);
 		assert_int_equal(len, strlen(buf));
 		assert_int_equal(buf[len - 1], '\n');
 		assert_null(memchr(buf, '\n', len - 1));
@@ -283,7 +304,8 @@ static void test_request_build_roundtrip(void **state)
 	assert_int_equal(ctl_request_build(&req, buf, sizeof(buf), &len, &err),
 			 -EINVAL);
 	req.args.ping.count = 1;
-	assert_int_equal(ctl_request_build(&req, buf, 20, &len, &err), -EMSGSIZE);
+	assert_int_equal(ctl_request_build(&req, buf, 20, &len, &err),
+			 -EMSGSIZE);
 	req.cmd = CTL_CMD_COUNT;
 	assert_int_equal(ctl_request_build(&req, buf, sizeof(buf), &len, &err),
 			 -EINVAL);
@@ -297,13 +319,14 @@ static void fill_peer(struct ctl_peer *p, int i, enum ctl_path_kind kind)
 	snprintf(p->name, sizeof(p->name), "peer%d", i);
 	snprintf(p->id, sizeof(p->id), "n%d", i);
 	strcpy(p->public_key, i % 2 ? KEY_A : KEY_B);
-	snprintf(p->ipv4, sizeof(p->ipv4), "100.64.%d.%d", i / 250, i % 250 + 2);
+	snprintf(p->ipv4, sizeof(p->ipv4), "100.64.%d.%d", i / 250,
+		 i % 250 + 2);
 	snprintf(p->ipv6, sizeof(p->ipv6), "fd7a:115c:a1e0::%x", i + 2);
 	p->online = kind != CTL_PATH_NONE;
 	p->path.kind = kind;
 	if (kind != CTL_PATH_NONE) {
-		p->path.local.type =
-			kind == CTL_PATH_RELAY ? CTL_CAND_RELAY : CTL_CAND_SRFLX;
+		p->path.local.type = kind == CTL_PATH_RELAY ? CTL_CAND_RELAY
+							    : CTL_CAND_SRFLX;
 		strcpy(p->path.local.addr, "203.0.113.7:3478");
 		p->path.remote.type = CTL_CAND_HOST;
 		strcpy(p->path.remote.addr, "[2001:db8::5]:41641");
@@ -346,7 +369,8 @@ static struct ctl_response roundtrip(enum ctl_cmd cmd, bool event,
 	if (r)
 		fail_msg("build: %d %s", r, err.message);
 	assert_int_equal(line[len - 1], '\n');
-	assert_int_equal(ctl_response_parse(line, len, cmd, &out, &raw, &err), 0);
+	assert_int_equal(ctl_response_parse(line, len, cmd, &out, &raw, &err),
+			 0);
 	assert_non_null(raw);
 	assert_true(json_is_object(raw));
 	json_decref(raw);
@@ -390,8 +414,11 @@ static void test_response_status_roundtrip(void **state)
 
 static void test_response_other_roundtrips(void **state)
 {
-	char srflx[2][CTL_ADDR_MAX] = { "198.51.100.4:41641", "[2001:db8::9]:41641" };
-	char reasons[1][CTL_TEXT_MAX] = { "the peer is behind a symmetric NAT" };
+	char srflx[2][CTL_ADDR_MAX] = { "198.51.100.4:41641",
+					"[2001:db8::9]:41641" };
+	char reasons[1][CTL_TEXT_MAX] = {
+		"the peer is behind a symmetric NAT"
+	};
 	char advice[2][CTL_TEXT_MAX] = { "forward UDP port 41641", "use IPv6" };
 	static struct ctl_server servers[2] = {
 		{ CTL_SERVER_STUN, "203.0.113.1:3478", true, 12.5, "" },
@@ -399,10 +426,16 @@ static void test_response_other_roundtrips(void **state)
 		  "401 Unauthorized" },
 	};
 	static struct ctl_pair pairs[2] = {
-		{ { CTL_CAND_HOST, "10.0.0.2:41641" }, { CTL_CAND_HOST, "10.0.1.2:41641" },
-		  CTL_PAIR_FAILED, CTL_RTT_NONE, "no response to 7 checks" },
+		{ { CTL_CAND_HOST, "10.0.0.2:41641" },
+		  { CTL_CAND_HOST, "10.0.1.2:41641" },
+		  CTL_PAIR_FAILED,
+		  CTL_RTT_NONE,
+		  "no response to 7 checks" },
 		{ { CTL_CAND_RELAY, "203.0.113.2:50000" },
-		  { CTL_CAND_SRFLX, "198.51.100.9:1024" }, CTL_PAIR_SUCCEEDED, 30.0, "" },
+		  { CTL_CAND_SRFLX, "198.51.100.9:1024" },
+		  CTL_PAIR_SUCCEEDED,
+		  30.0,
+		  "" },
 	};
 	union ctl_result in;
 	struct ctl_response out;
@@ -472,12 +505,13 @@ static void test_response_error(void **state)
 
 	ctl_error_set(&e, CTL_E_UNKNOWN_PEER, "no peer named '%s'", "db9");
 	assert_int_equal(ctl_response_build_error(true, 9, &e, &line, &len), 0);
-	assert_string_equal(line, "{\"id\":9,\"ok\":false,\"error\":{\"code\":"
-				  "\"unknown-peer\",\"message\":\"no peer named "
-				  "'db9'\"}}\n");
-	assert_int_equal(ctl_response_parse(line, len, CTL_CMD_PING, &out, NULL,
-					    &err),
-			 0);
+	assert_string_equal(line,
+			    "{\"id\":9,\"ok\":false,\"error\":{\"code\":"
+			    "\"unknown-peer\",\"message\":\"no peer named "
+			    "'db9'\"}}\n");
+	assert_int_equal(
+		ctl_response_parse(line, len, CTL_CMD_PING, &out, NULL, &err),
+		0);
 	free(line);
 	assert_int_equal(out.kind, CTL_RESP_ERROR);
 	assert_int_equal(out.error.code, CTL_E_UNKNOWN_PEER);
@@ -486,18 +520,20 @@ static void test_response_error(void **state)
 
 	/* id unreadable: null; a control character in a message is blanked. */
 	ctl_error_set(&e, CTL_E_BAD_REQUEST, "bad\nline");
-	assert_int_equal(ctl_response_build_error(false, 0, &e, &line, &len), 0);
+	assert_int_equal(ctl_response_build_error(false, 0, &e, &line, &len),
+			 0);
 	assert_non_null(strstr(line, "\"id\":null"));
 	assert_non_null(strstr(line, "bad line"));
-	assert_int_equal(ctl_response_parse(line, len, CTL_CMD_STATUS, &out, NULL,
-					    &err),
-			 0);
+	assert_int_equal(
+		ctl_response_parse(line, len, CTL_CMD_STATUS, &out, NULL, &err),
+		0);
 	assert_false(out.error.has_id);
 	free(line);
 
 	/* A code from a newer daemon is kept as text. */
-	static const char newer[] = "{\"id\":3,\"ok\":false,\"error\":{\"code\":"
-				    "\"quota-exceeded\",\"message\":\"m\"}}";
+	static const char newer[] =
+		"{\"id\":3,\"ok\":false,\"error\":{\"code\":"
+		"\"quota-exceeded\",\"message\":\"m\"}}";
 	assert_int_equal(ctl_response_parse(newer, strlen(newer), CTL_CMD_UP,
 					    &out, NULL, &err),
 			 0);
@@ -511,14 +547,15 @@ static char *status_line(const char *peer_extra, const char *self_extra)
 {
 	static char line[2048];
 
-	snprintf(line, sizeof(line),
-		 "{\"id\":1,\"ok\":true,\"result\":{\"self\":{\"public_key\":\"%s\","
-		 "\"state\":\"running\",\"coordinator\":{\"url\":\"https://c\","
-		 "\"connected\":true}%s},\"peers\":[{\"name\":\"db1\",\"id\":\"n1\","
-		 "\"public_key\":\"%s\",\"ipv4\":\"100.64.0.2\",\"ipv6\":\"fd7a::2\","
-		 "\"online\":true,\"path\":{\"kind\":\"none\"},\"rx_bytes\":0,"
-		 "\"tx_bytes\":0,\"last_handshake\":0%s}]}}",
-		 KEY_A, self_extra, KEY_B, peer_extra);
+	snprintf(
+		line, sizeof(line),
+		"{\"id\":1,\"ok\":true,\"result\":{\"self\":{\"public_key\":\"%s\","
+		"\"state\":\"running\",\"coordinator\":{\"url\":\"https://c\","
+		"\"connected\":true}%s},\"peers\":[{\"name\":\"db1\",\"id\":\"n1\","
+		"\"public_key\":\"%s\",\"ipv4\":\"100.64.0.2\",\"ipv6\":\"fd7a::2\","
+		"\"online\":true,\"path\":{\"kind\":\"none\"},\"rx_bytes\":0,"
+		"\"tx_bytes\":0,\"last_handshake\":0%s}]}}",
+		KEY_A, self_extra, KEY_B, peer_extra);
 	return line;
 }
 
@@ -529,15 +566,24 @@ static void test_response_bad(void **state)
 	} bad[] = {
 		{ ",\"rx_bytes\":-1", "", "duplicate" },
 		{ "", ",\"state\":\"sleeping\"", "duplicate" },
-		{ ",\"rtt_ms\":-1", "", "result.peers[0].rtt_ms: must be a number" },
+		{ ",\"rtt_ms\":-1", "",
+		  "result.peers[0].rtt_ms: must be a number" },
 		{ ",\"rtt_ms\":\"3\"", "", "rtt_ms: must be a number" },
-		{ "", ",\"ipv4\":\"300.1.1.1\"", "result.self.ipv4: must be an IPv4" },
+		{ "", ",\"ipv4\":\"300.1.1.1\"",
+		  "result.self.ipv4: must be an IPv4" },
 		{ "", ",\"ipv6\":\"100.64.0.1\"", "must be an IPv6" },
-		{ "", ",\"name\":\"\\u001b[31mred\"", "result.self.name: must not hold" },
+		{ "", ",\"name\":\"\\u001b[31mred\"",
+		  "result.self.name: must not hold" },
 	};
 	static const char *const whole[] = {
-		"", "null", "[]", "{}", "{\"id\":1}", "{\"id\":1,\"ok\":1}",
-		"{\"id\":1,\"ok\":true}", "{\"id\":1,\"ok\":true,\"result\":[]}",
+		"",
+		"null",
+		"[]",
+		"{}",
+		"{\"id\":1}",
+		"{\"id\":1,\"ok\":1}",
+		"{\"id\":1,\"ok\":true}",
+		"{\"id\":1,\"ok\":true,\"result\":[]}",
 		"{\"id\":1,\"ok\":true,\"result\":{}}",
 		"{\"id\":\"1\",\"ok\":true,\"result\":{}}",
 		"{\"id\":null,\"ok\":true,\"result\":{}}",
@@ -556,7 +602,8 @@ static void test_response_bad(void **state)
 			 0);
 	ctl_response_free(&out);
 	/* Fields this version does not know are ignored in responses. */
-	line = status_line(",\"mtu\":1280,\"tags\":[\"x\"]", ",\"os\":\"linux\"");
+	line = status_line(",\"mtu\":1280,\"tags\":[\"x\"]",
+			   ",\"os\":\"linux\"");
 	assert_int_equal(ctl_response_parse(line, strlen(line), CTL_CMD_STATUS,
 					    &out, NULL, &err),
 			 0);
@@ -566,12 +613,14 @@ static void test_response_bad(void **state)
 		line = status_line(bad[i].peer, bad[i].self);
 		if (ctl_response_parse(line, strlen(line), CTL_CMD_STATUS, &out,
 				       NULL, &err) != -EINVAL ||
-		    err.code != CTL_E_BAD_RESPONSE || !strstr(err.message, bad[i].msg))
+		    err.code != CTL_E_BAD_RESPONSE ||
+		    !strstr(err.message, bad[i].msg))
 			fail_msg("case %zu: %s", i, err.message);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(whole); i++) {
-		if (ctl_response_parse(whole[i], strlen(whole[i]), CTL_CMD_STATUS,
-				       &out, NULL, &err) != -EINVAL)
+		if (ctl_response_parse(whole[i], strlen(whole[i]),
+				       CTL_CMD_STATUS, &out, NULL,
+				       &err) != -EINVAL)
 			fail_msg("whole case %zu accepted: %s", i, whole[i]);
 		assert_int_equal(err.code, CTL_E_BAD_RESPONSE);
 	}
@@ -583,34 +632,52 @@ static void test_response_bad_fields(void **state)
 		enum ctl_cmd cmd;
 		const char *line, *msg;
 	} bad[] = {
-		{ CTL_CMD_PING, "{\"id\":1,\"event\":{\"seq\":1}}", "a reply needs path" },
-		{ CTL_CMD_PING, "{\"id\":1,\"event\":{\"seq\":0,\"timeout\":true}}",
+		{ CTL_CMD_PING, "{\"id\":1,\"event\":{\"seq\":1}}",
+		  "a reply needs path" },
+		{ CTL_CMD_PING,
+		  "{\"id\":1,\"event\":{\"seq\":0,\"timeout\":true}}",
 		  "event.seq: must be in 1..1000" },
-		{ CTL_CMD_PING, "{\"id\":1,\"event\":{\"seq\":1,\"timeout\":true,"
-		  "\"rtt_ms\":3}}", "a timeout has no path" },
-		{ CTL_CMD_PING, "{\"id\":1,\"event\":{\"seq\":1,\"path\":\"direct\","
-		  "\"via\":\"nowhere\",\"rtt_ms\":3}}", "event.via: must be an address" },
-		{ CTL_CMD_PING, "{\"id\":1,\"event\":{\"seq\":1,\"timeout\":\"yes\"}}",
+		{ CTL_CMD_PING,
+		  "{\"id\":1,\"event\":{\"seq\":1,\"timeout\":true,"
+		  "\"rtt_ms\":3}}",
+		  "a timeout has no path" },
+		{ CTL_CMD_PING,
+		  "{\"id\":1,\"event\":{\"seq\":1,\"path\":\"direct\","
+		  "\"via\":\"nowhere\",\"rtt_ms\":3}}",
+		  "event.via: must be an address" },
+		{ CTL_CMD_PING,
+		  "{\"id\":1,\"event\":{\"seq\":1,\"timeout\":\"yes\"}}",
 		  "event.timeout: must be true or false" },
-		{ CTL_CMD_PING, "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
-		  "\"sent\":1,\"received\":2}}", "received exceeds sent" },
-		{ CTL_CMD_WHY, "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
+		{ CTL_CMD_PING,
+		  "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
+		  "\"sent\":1,\"received\":2}}",
+		  "received exceeds sent" },
+		{ CTL_CMD_WHY,
+		  "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
 		  "\"path\":{\"kind\":\"direct\"},\"pairs\":[],\"reasons\":[],"
-		  "\"advice\":[]}}", "result.path: a direct path needs local and remote" },
-		{ CTL_CMD_WHY, "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
+		  "\"advice\":[]}}",
+		  "result.path: a direct path needs local and remote" },
+		{ CTL_CMD_WHY,
+		  "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
 		  "\"path\":{\"kind\":\"tunnel\"},\"pairs\":[],\"reasons\":[],"
-		  "\"advice\":[]}}", "result.path.kind: must be one of none, direct, relay" },
-		{ CTL_CMD_WHY, "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
+		  "\"advice\":[]}}",
+		  "result.path.kind: must be one of none, direct, relay" },
+		{ CTL_CMD_WHY,
+		  "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
 		  "\"path\":{\"kind\":\"none\"},\"pairs\":[{\"local\":{\"type\":"
 		  "\"bogus\",\"addr\":\"1.2.3.4:5\"}}],\"reasons\":[],\"advice\":[]}}",
 		  "result.pairs[0].local.type: must be one of host, srflx, prflx, relay" },
-		{ CTL_CMD_WHY, "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
+		{ CTL_CMD_WHY,
+		  "{\"id\":1,\"ok\":true,\"result\":{\"peer\":\"a\","
 		  "\"path\":{\"kind\":\"none\"},\"pairs\":[],\"reasons\":[3],"
-		  "\"advice\":[]}}", "result.reasons[0]: must be a string" },
-		{ CTL_CMD_NETCHECK, "{\"id\":1,\"ok\":true,\"result\":{\"mapping\":"
+		  "\"advice\":[]}}",
+		  "result.reasons[0]: must be a string" },
+		{ CTL_CMD_NETCHECK,
+		  "{\"id\":1,\"ok\":true,\"result\":{\"mapping\":"
 		  "\"unknown\",\"srflx\":{},\"servers\":[]}}",
 		  "result.srflx: must be an array" },
-		{ CTL_CMD_NETCHECK, "{\"id\":1,\"ok\":true,\"result\":{\"mapping\":"
+		{ CTL_CMD_NETCHECK,
+		  "{\"id\":1,\"ok\":true,\"result\":{\"mapping\":"
 		  "\"unknown\",\"srflx\":[],\"servers\":[{\"kind\":\"stun\","
 		  "\"addr\":\"1.2.3.4:3478\",\"reachable\":1}]}}",
 		  "result.servers[0].reachable: must be true or false" },
@@ -619,8 +686,9 @@ static void test_response_bad_fields(void **state)
 	struct ctl_error err;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		if (ctl_response_parse(bad[i].line, strlen(bad[i].line), bad[i].cmd,
-				       &out, NULL, &err) != -EINVAL ||
+		if (ctl_response_parse(bad[i].line, strlen(bad[i].line),
+				       bad[i].cmd, &out, NULL,
+				       &err) != -EINVAL ||
 		    !strstr(err.message, bad[i].msg))
 			fail_msg("case %zu: '%s'", i, err.message);
 	}
@@ -635,15 +703,17 @@ static void test_response_caps(void **state)
 	size_t used;
 
 	assert_non_null(line);
-	used = (size_t)snprintf(line, cap, "{\"id\":1,\"ok\":true,\"result\":"
-					   "{\"mapping\":\"unknown\",\"servers\":[],"
-					   "\"srflx\":[");
+	used = (size_t)snprintf(line, cap,
+				"{\"id\":1,\"ok\":true,\"result\":"
+				"{\"mapping\":\"unknown\",\"servers\":[],"
+				"\"srflx\":[");
 	for (size_t i = 0; i < n; i++)
-		used += (size_t)snprintf(line + used, cap - used, "%s\"1.2.3.4:%zu\"",
-					 i ? "," : "", i + 1);
+		used += (size_t)snprintf(line + used, cap - used,
+					 "%s\"1.2.3.4:%zu\"", i ? "," : "",
+					 i + 1);
 	snprintf(line + used, cap - used, "]}}");
-	assert_int_equal(ctl_response_parse(line, strlen(line), CTL_CMD_NETCHECK,
-					    &out, NULL, &err),
+	assert_int_equal(ctl_response_parse(line, strlen(line),
+					    CTL_CMD_NETCHECK, &out, NULL, &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.message, "result.srflx: has more than 16"));
 	free(line);
@@ -665,21 +735,24 @@ static void test_response_max_status(void **state)
 		fill_peer(&peers[i], i, CTL_PATH_RELAY);
 		memset(peers[i].name, 'n', CTL_NAME_MAX - 1);
 		memset(peers[i].id, 'i', CTL_NODE_ID_MAX - 1);
-		strcpy(peers[i].ipv6, "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff");
-		strcpy(peers[i].path.local.addr, "[fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff]:65535");
-		strcpy(peers[i].path.remote.addr, "[fd7a:115c:a1e0:ffff:ffff:ffff:ffff:fffe]:65535");
+		strcpy(peers[i].ipv6,
+		       "fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff");
+		strcpy(peers[i].path.local.addr,
+		       "[fd7a:115c:a1e0:ffff:ffff:ffff:ffff:ffff]:65535");
+		strcpy(peers[i].path.remote.addr,
+		       "[fd7a:115c:a1e0:ffff:ffff:ffff:ffff:fffe]:65535");
 		peers[i].rtt_ms = 1234.567891;
 	}
 	in.status.peers = peers;
 	in.status.n_peers = CTL_MAX_PEERS;
-	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line, &len,
-					       &err),
+	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line,
+					       &len, &err),
 			 0);
 	assert_true(len < CTL_LINE_MAX);
 	print_message("max status line: %zu bytes of %d\n", len, CTL_LINE_MAX);
-	assert_int_equal(ctl_response_parse(line, len, CTL_CMD_STATUS, &out, NULL,
-					    &err),
-			 0);
+	assert_int_equal(
+		ctl_response_parse(line, len, CTL_CMD_STATUS, &out, NULL, &err),
+		0);
 	assert_int_equal(out.u.status.n_peers, CTL_MAX_PEERS);
 	assert_memory_equal(&out.u.status.peers[CTL_MAX_PEERS - 1],
 			    &peers[CTL_MAX_PEERS - 1], sizeof(*peers));
@@ -687,10 +760,11 @@ static void test_response_max_status(void **state)
 	free(line);
 
 	in.status.n_peers = CTL_MAX_PEERS + 1;
-	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line, &len,
-					       &err),
+	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line,
+					       &len, &err),
 			 -EINVAL);
-	assert_non_null(strstr(err.message, "result.peers: has more than 1024"));
+	assert_non_null(
+		strstr(err.message, "result.peers: has more than 1024"));
 	free(peers);
 }
 
@@ -707,27 +781,28 @@ static void test_response_build_checks(void **state)
 	strcpy(peer.public_key, "short");
 	in.status.peers = &peer;
 	in.status.n_peers = 1;
-	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line, &len,
-					       &err),
+	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line,
+					       &len, &err),
 			 -EINVAL);
 	assert_null(line);
-	assert_string_equal(err.message,
-			    "result.peers[0].public_key: must be the base64 of 32 bytes");
+	assert_string_equal(
+		err.message,
+		"result.peers[0].public_key: must be the base64 of 32 bytes");
 	fill_peer(&peer, 1, CTL_PATH_DIRECT);
 	peer.path.remote.type = CTL_CAND_UNSET;
-	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line, &len,
-					       &err),
+	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line,
+					       &len, &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.message, "needs local and remote"));
 	fill_peer(&peer, 1, CTL_PATH_DIRECT);
 	peer.rtt_ms = 1e9;
-	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line, &len,
-					       &err),
+	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line,
+					       &len, &err),
 			 -EINVAL);
 	fill_peer(&peer, 1, CTL_PATH_DIRECT);
 	in.status.peers = NULL;
-	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line, &len,
-					       &err),
+	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line,
+					       &len, &err),
 			 -EINVAL);
 	/* Events only for streaming commands. */
 	assert_int_equal(ctl_response_build_event(1, CTL_CMD_STATUS, &in, &line,
@@ -737,10 +812,11 @@ static void test_response_build_checks(void **state)
 	in.self.state = (enum ctl_node_state)7;
 	strcpy(in.self.public_key, KEY_A);
 	strcpy(in.self.coordinator.url, "https://c");
-	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_DOWN, &in, &line, &len,
-					       &err),
-			 -EINVAL);
-	assert_non_null(strstr(err.message, "result.state: must be one of running"));
+	assert_int_equal(
+		ctl_response_build_ok(1, CTL_CMD_DOWN, &in, &line, &len, &err),
+		-EINVAL);
+	assert_non_null(
+		strstr(err.message, "result.state: must be one of running"));
 }
 
 static void test_response_too_long(void **state)
@@ -752,9 +828,9 @@ static void test_response_too_long(void **state)
 
 	assert_non_null(line);
 	memset(line, ' ', n);
-	assert_int_equal(ctl_response_parse(line, n, CTL_CMD_STATUS, &out, NULL,
-					    &err),
-			 -EINVAL);
+	assert_int_equal(
+		ctl_response_parse(line, n, CTL_CMD_STATUS, &out, NULL, &err),
+		-EINVAL);
 	assert_non_null(strstr(err.message, "line longer than"));
 	free(line);
 }
@@ -787,12 +863,14 @@ static void test_reader_lines(void **state)
 	assert_int_equal(ctl_reader_getline(&r, sv[0], 1000, &line, &len), 1);
 	assert_int_equal(len, 15);
 	/* Nothing comes: a timeout, then a non-blocking read says EAGAIN. */
-	assert_int_equal(ctl_reader_getline(&r, sv[0], 20, &line, &len), -ETIMEDOUT);
+	assert_int_equal(ctl_reader_getline(&r, sv[0], 20, &line, &len),
+			 -ETIMEDOUT);
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(ctl_reader_fill(&r, sv[0]), -EAGAIN);
 	/* One byte over the cap. */
 	assert_int_equal(write(sv[1], "bbbbbbbbbbbbbbbb\n", 17), 17);
-	assert_int_equal(ctl_reader_getline(&r, sv[0], 1000, &line, &len), -EMSGSIZE);
+	assert_int_equal(ctl_reader_getline(&r, sv[0], 1000, &line, &len),
+			 -EMSGSIZE);
 	ctl_reader_destroy(&r);
 	close(sv[0]);
 	close(sv[1]);
@@ -804,7 +882,8 @@ static void test_reader_lines(void **state)
 	close(sv[1]);
 	assert_int_equal(ctl_reader_getline(&r, sv[0], 1000, &line, &len), 1);
 	assert_string_equal(line, "ok");
-	assert_int_equal(ctl_reader_getline(&r, sv[0], 1000, &line, &len), -EPROTO);
+	assert_int_equal(ctl_reader_getline(&r, sv[0], 1000, &line, &len),
+			 -EPROTO);
 	ctl_reader_destroy(&r);
 
 	ctl_reader_init(&r, 64);
@@ -831,9 +910,10 @@ static void test_reader_growth(void **state)
 	if (fork() == 0) {
 		close(sv[0]);
 		for (size_t off = 0; off <= total;) {
-			ssize_t n = write(sv[1], data + off, total + 1 - off > 5000
-								     ? 5000
-								     : total + 1 - off);
+			ssize_t n =
+				write(sv[1], data + off,
+				      total + 1 - off > 5000 ? 5000
+							     : total + 1 - off);
 			if (n <= 0)
 				_exit(1);
 			off += (size_t)n;
@@ -854,13 +934,17 @@ static void test_names(void **state)
 	enum ctl_cmd c;
 
 	for (int i = 0; i < CTL_CMD_COUNT; i++) {
-		assert_int_equal(ctl_cmd_from_name(ctl_cmd_name((enum ctl_cmd)i), &c), 0);
+		assert_int_equal(
+			ctl_cmd_from_name(ctl_cmd_name((enum ctl_cmd)i), &c),
+			0);
 		assert_int_equal(c, i);
 	}
 	assert_null(ctl_cmd_name(CTL_CMD_COUNT));
 	assert_int_equal(ctl_cmd_from_name("reboot", &c), -ENOENT);
 	for (int i = 1; i < CTL_E_COUNT; i++)
-		assert_int_equal(ctl_errcode_from_name(ctl_errcode_name((enum ctl_errcode)i)), i);
+		assert_int_equal(ctl_errcode_from_name(
+					 ctl_errcode_name((enum ctl_errcode)i)),
+				 i);
 	assert_int_equal(ctl_errcode_from_name("nope"), CTL_E_OTHER);
 }
 
