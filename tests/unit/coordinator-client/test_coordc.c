@@ -482,6 +482,65 @@ static void test_bad_auth_key(void **state)
 	node_stop(&e);
 }
 
+struct rereg {
+	struct tnode *n;
+	uint64_t old_id;
+};
+
+static bool reregistered(void *arg)
+{
+	struct rereg *r = arg;
+
+	return r->n->nm && r->n->nm->self.id != r->old_id;
+}
+
+/* Removed by the admin: the credential is refused (401) and the node
+ * registers again with its auth key, as a new node. */
+static void test_removed_node_registers_again(void **state)
+{
+	struct tnode h = { 0 };
+	struct rereg r = { &h, 0 };
+	uint64_t old_id;
+	char id[32];
+
+	assert_int_equal(node_start(&h, "eta", F.authkey, NULL), 0);
+	assert_true(run_until(has_netmap, &h, 5000));
+	old_id = h.nm->self.id;
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)old_id);
+	assert_int_equal(
+		coordproc_cmd(&F.srv, NULL, 0, "nodes", "remove", id, NULL), 0);
+	r.old_id = old_id;
+	assert_true(run_until(reregistered, &r, 8000));
+	assert_int_not_equal(h.nm->self.id, old_id);
+	assert_memory_equal(h.nm->self.key, h.pk, 32);
+	assert_string_equal(h.fatal, "");
+	node_stop(&h);
+}
+
+/* A damaged cache is ignored (the node waits for the server), not fatal. */
+static void test_corrupt_cache_ignored(void **state)
+{
+	struct tnode k = { 0 };
+	char path[400];
+	FILE *f;
+
+	assert_int_equal(node_start(&k, "kappa", F.authkey, NULL), 0);
+	assert_true(run_until(has_netmap, &k, 5000));
+	node_stop(&k);
+	snprintf(path, sizeof(path), "%s/netmap.json", k.dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"version\": 1, \"self\": {", f);
+	fclose(f);
+	k.netmaps = k.cached = 0;
+	assert_int_equal(node_start(&k, "kappa", NULL, NULL), 0);
+	assert_int_equal(k.cached, 0);
+	assert_null(k.nm);
+	assert_true(run_until(has_netmap, &k, 5000));
+	assert_int_equal(k.cached, 0);
+	node_stop(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +550,8 @@ int main(void)
 		cmocka_unit_test(test_server_down_and_back),
 		cmocka_unit_test(test_pin_mismatch),
 		cmocka_unit_test(test_bad_auth_key),
+		cmocka_unit_test(test_removed_node_registers_again),
+		cmocka_unit_test(test_corrupt_cache_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
