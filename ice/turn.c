@@ -25,15 +25,15 @@
 #include "ice/stun.h"
 
 enum {
-	RTO_DEFAULT_MS = 500,		/* RFC 8489 §6.2.1 */
-	RC_DEFAULT = 7,			/* RFC 8489 §6.2.1 */
-	RM = 16,			/* RFC 8489 §6.2.1 */
+	RTO_DEFAULT_MS = 500, /* RFC 8489 §6.2.1 */
+	RC_DEFAULT = 7, /* RFC 8489 §6.2.1 */
+	RM = 16, /* RFC 8489 §6.2.1 */
 	PERMISSION_REFRESH_MS = 240000, /* < 300 s, RFC 8656 §9 */
-	CHANNEL_REFRESH_MS = 540000,	/* < 600 s, RFC 8656 §12 */
-	REFRESH_MARGIN_MAX_MS = 60000,	/* refresh a minute before expiry */
-	AUTH_TRIES_MAX = 3,		/* 401/438 answers per request */
-	MSG_MAX = 1400,			/* our requests stay well below */
-	SEND_MAX = TURN_MAX_DATA + 64,	/* Send indication around data */
+	CHANNEL_REFRESH_MS = 540000, /* < 600 s, RFC 8656 §12 */
+	REFRESH_MARGIN_MAX_MS = 60000, /* refresh a minute before expiry */
+	AUTH_TRIES_MAX = 3, /* 401/438 answers per request */
+	MSG_MAX = 1400, /* our requests stay well below */
+	SEND_MAX = TURN_MAX_DATA + 64, /* Send indication around data */
 };
 
 enum slot_kind { SLOT_ALLOC, SLOT_PERM, SLOT_CHAN };
@@ -43,9 +43,9 @@ enum entry_state { ENTRY_FREE, ENTRY_PENDING, ENTRY_OK };
 struct txn {
 	bool active;
 	uint8_t tid[STUN_TID_LEN];
-	uint32_t tries;	     /* transmissions so far */
+	uint32_t tries; /* transmissions so far */
 	uint32_t auth_tries; /* 401/438 answers taken */
-	uint64_t next_at;    /* retransmission or timeout */
+	uint64_t next_at; /* retransmission or timeout */
 };
 
 struct perm {
@@ -178,9 +178,9 @@ static int build_request(struct turn_client *c, enum slot_kind kind, int idx,
 
 	switch (kind) {
 	case SLOT_ALLOC:
-		method = c->state == TURN_STATE_ALLOCATING ?
-				 STUN_METHOD_ALLOCATE :
-				 STUN_METHOD_REFRESH;
+		method = c->state == TURN_STATE_ALLOCATING
+				 ? STUN_METHOD_ALLOCATE
+				 : STUN_METHOD_REFRESH;
 		break;
 	case SLOT_PERM:
 		method = STUN_METHOD_CREATE_PERMISSION;
@@ -222,8 +222,7 @@ static int build_request(struct turn_client *c, enum slot_kind kind, int idx,
 	return stun_builder_finish(&b);
 }
 
-static struct txn *slot_txn(struct turn_client *c, enum slot_kind kind,
-			    int idx)
+static struct txn *slot_txn(struct turn_client *c, enum slot_kind kind, int idx)
 {
 	if (kind == SLOT_PERM)
 		return &c->perms[idx].txn;
@@ -280,12 +279,14 @@ static int set_credentials(struct turn_client *c, const struct turn_config *cfg)
 	if (cfg->rest_secret) {
 		if (!cfg->rest_expiry)
 			return -EINVAL;
-		return turn_rest_credentials(
-			cfg->rest_secret, cfg->rest_id ? cfg->rest_id : "icemesh",
-			cfg->rest_expiry, c->username, sizeof(c->username),
-			c->password, sizeof(c->password)) ?
-			       -EINVAL :
-			       0;
+		return turn_rest_credentials(cfg->rest_secret,
+					     cfg->rest_id ? cfg->rest_id
+							  : "icemesh",
+					     cfg->rest_expiry, c->username,
+					     sizeof(c->username), c->password,
+					     sizeof(c->password))
+			       ? -EINVAL
+			       : 0;
 	}
 	if (!cfg->username || !cfg->password || !cfg->username[0])
 		return -EINVAL;
@@ -296,7 +297,8 @@ static int set_credentials(struct turn_client *c, const struct turn_config *cfg)
 }
 
 int turn_client_create(const struct turn_config *cfg,
-		       const struct turn_callbacks *cb, struct turn_client **out)
+		       const struct turn_callbacks *cb,
+		       struct turn_client **out)
 {
 	struct turn_client *c;
 	int rc;
@@ -404,8 +406,8 @@ static uint16_t free_channel(struct turn_client *c)
 		uint16_t n = c->next_channel;
 		bool used = false;
 
-		c->next_channel = n == TURN_CHANNEL_MAX ? TURN_CHANNEL_MIN :
-							  (uint16_t)(n + 1);
+		c->next_channel = n == TURN_CHANNEL_MAX ? TURN_CHANNEL_MIN
+							: (uint16_t)(n + 1);
 		for (int i = 0; i < TURN_MAX_PEERS; i++)
 			if (c->chans[i].state != ENTRY_FREE &&
 			    c->chans[i].number == n)
@@ -454,9 +456,9 @@ static int send_indication(struct turn_client *c,
 	int n;
 
 	stun_tid_random(tid);
-	stun_builder_init(&b, msg, sizeof(msg),
-			  stun_msg_type(STUN_METHOD_SEND, STUN_CLASS_INDICATION),
-			  tid);
+	stun_builder_init(
+		&b, msg, sizeof(msg),
+		stun_msg_type(STUN_METHOD_SEND, STUN_CLASS_INDICATION), tid);
 	stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, peer);
 	stun_builder_add(&b, STUN_ATTR_DATA, buf, len);
 	n = stun_builder_finish(&b);
@@ -532,11 +534,11 @@ uint64_t turn_client_next_deadline(const struct turn_client *c)
 		const struct chan *ch = &c->chans[i];
 
 		if (p->state != ENTRY_FREE)
-			min_at(&d, p->txn.active ? p->txn.next_at :
-						   p->refresh_at);
+			min_at(&d,
+			       p->txn.active ? p->txn.next_at : p->refresh_at);
 		if (ch->state != ENTRY_FREE)
-			min_at(&d, ch->txn.active ? ch->txn.next_at :
-						    ch->refresh_at);
+			min_at(&d, ch->txn.active ? ch->txn.next_at
+						  : ch->refresh_at);
 	}
 	return d;
 }
@@ -550,8 +552,8 @@ static void alloc_timeout(struct turn_client *c)
 		return;
 	}
 	fail(c, -ETIMEDOUT, 0,
-	     c->state == TURN_STATE_ALLOCATING ? "Allocate timed out" :
-						 "Refresh timed out");
+	     c->state == TURN_STATE_ALLOCATING ? "Allocate timed out"
+					       : "Refresh timed out");
 }
 
 static void entry_timeout(struct turn_client *c, enum slot_kind kind, int i)
@@ -648,8 +650,8 @@ static uint16_t slot_method(const struct turn_client *c, enum slot_kind kind)
 		return STUN_METHOD_CREATE_PERMISSION;
 	if (kind == SLOT_CHAN)
 		return STUN_METHOD_CHANNEL_BIND;
-	return c->state == TURN_STATE_ALLOCATING ? STUN_METHOD_ALLOCATE :
-						   STUN_METHOD_REFRESH;
+	return c->state == TURN_STATE_ALLOCATING ? STUN_METHOD_ALLOCATE
+						 : STUN_METHOD_REFRESH;
 }
 
 /*
@@ -749,9 +751,9 @@ static void entry_result(struct turn_client *c, enum slot_kind kind, int i,
 	}
 	if (kind == SLOT_PERM) {
 		struct perm *p = &c->perms[i];
-		uint32_t every = c->cfg.permission_refresh_ms ?
-					 c->cfg.permission_refresh_ms :
-					 PERMISSION_REFRESH_MS;
+		uint32_t every = c->cfg.permission_refresh_ms
+					 ? c->cfg.permission_refresh_ms
+					 : PERMISSION_REFRESH_MS;
 
 		p->refresh_at = now + every;
 		p->state = ENTRY_OK;
@@ -762,9 +764,9 @@ static void entry_result(struct turn_client *c, enum slot_kind kind, int i,
 		p->installed = true;
 	} else {
 		struct chan *ch = &c->chans[i];
-		uint32_t every = c->cfg.channel_refresh_ms ?
-					 c->cfg.channel_refresh_ms :
-					 CHANNEL_REFRESH_MS;
+		uint32_t every = c->cfg.channel_refresh_ms
+					 ? c->cfg.channel_refresh_ms
+					 : CHANNEL_REFRESH_MS;
 
 		ch->refresh_at = now + every;
 		ch->state = ENTRY_OK;

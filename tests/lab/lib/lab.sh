@@ -59,12 +59,13 @@ lab_exec() { # NAME CMD...
 	ip netns exec "$ns" "$@"
 }
 
-lab_bg() { # NAME LOGFILE CMD... ; sets LAB_LAST_PID
+lab_bg() { # NAME LOGFILE CMD... ; sets LAB_LAST_PID; keeps the caller's stdin
 	local ns log
 	ns=$(lab_ns "$1")
 	log=$2
 	shift 2
-	ip netns exec "$ns" "$@" >"$log" 2>&1 &
+	# An explicit <&0: without it bash gives a background job /dev/null.
+	ip netns exec "$ns" "$@" <&0 >"$log" 2>&1 &
 	LAB_LAST_PID=$!
 	LAB_PIDS+=("$LAB_LAST_PID")
 }

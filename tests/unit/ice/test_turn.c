@@ -35,13 +35,13 @@ struct fake {
 	union sockaddr_any server, client_mapped, relayed;
 	char nonce[32];
 	int nonce_gen;
-	char user[64];	   /* what the server expects */
+	char user[64]; /* what the server expects */
 	char password[64];
 	uint32_t max_lifetime;
-	int drop_all;	      /* answer nothing */
+	int drop_all; /* answer nothing */
 	int error_on_allocate; /* answer Allocate with this code */
 	int error_on_refresh;
-	int forge_integrity;   /* answer with a broken MESSAGE-INTEGRITY */
+	int forge_integrity; /* answer with a broken MESSAGE-INTEGRITY */
 
 	/* Requests seen (after parse), by method. */
 	struct pkt sent[MAXLOG]; /* everything the client sent */
@@ -86,15 +86,16 @@ static void queue(const uint8_t *buf, size_t len)
 }
 
 static void answer(const struct stun_msg *req, int code, bool with_mi,
-		   void (*add)(struct stun_builder *b, const struct stun_msg *req))
+		   void (*add)(struct stun_builder *b,
+			       const struct stun_msg *req))
 {
 	uint8_t buf[512], key[16];
 	struct stun_builder b;
 	int n;
 
 	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(req->method, code ? STUN_CLASS_ERROR :
-							    STUN_CLASS_SUCCESS),
+			  stun_msg_type(req->method, code ? STUN_CLASS_ERROR
+							  : STUN_CLASS_SUCCESS),
 			  req->tid);
 	if (code) {
 		stun_builder_add_error(&b, code, "fake");
@@ -174,13 +175,13 @@ static void server_stun(const uint8_t *buf, size_t len)
 			 1);
 	if (m.cls == STUN_CLASS_INDICATION) {
 		assert_int_equal(m.method, STUN_METHOD_SEND);
-		assert_int_equal(stun_msg_get_xor_addr(
-					 &m, STUN_ATTR_XOR_PEER_ADDRESS,
-					 &F.last_peer),
-				 0);
-		assert_int_equal(stun_msg_get_bytes(&m, STUN_ATTR_DATA, &data,
-						    &dlen),
-				 0);
+		assert_int_equal(
+			stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_PEER_ADDRESS,
+					      &F.last_peer),
+			0);
+		assert_int_equal(
+			stun_msg_get_bytes(&m, STUN_ATTR_DATA, &data, &dlen),
+			0);
 		memcpy(F.last_data, data, dlen);
 		F.last_data_len = dlen;
 		F.sends++;
@@ -219,23 +220,22 @@ static void server_stun(const uint8_t *buf, size_t len)
 			answer(&m, 0, true, add_lifetime);
 		break;
 	case STUN_METHOD_CREATE_PERMISSION:
-		assert_int_equal(stun_msg_get_xor_addr(
-					 &m, STUN_ATTR_XOR_PEER_ADDRESS,
-					 &F.last_peer),
-				 0);
+		assert_int_equal(
+			stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_PEER_ADDRESS,
+					      &F.last_peer),
+			0);
 		if (F.perms < 32)
 			F.perm_at[F.perms] = F.now;
 		F.perms++;
 		answer(&m, 0, true, NULL);
 		break;
 	case STUN_METHOD_CHANNEL_BIND:
-		assert_int_equal(stun_msg_get_channel_number(&m,
-							     &F.last_channel),
-				 0);
-		assert_int_equal(stun_msg_get_xor_addr(
-					 &m, STUN_ATTR_XOR_PEER_ADDRESS,
-					 &F.last_peer),
-				 0);
+		assert_int_equal(
+			stun_msg_get_channel_number(&m, &F.last_channel), 0);
+		assert_int_equal(
+			stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_PEER_ADDRESS,
+					      &F.last_peer),
+			0);
 		if (F.binds < 32)
 			F.bind_at[F.binds] = F.now;
 		F.binds++;
@@ -265,9 +265,9 @@ static void fake_send(void *arg, const union sockaddr_any *to,
 	if (F.drop_all)
 		return;
 	if ((buf[0] & 0xC0) == 0x40) {
-		assert_int_equal(stun_channeldata_decode(buf, len, &ch, &data,
-							 &dlen),
-				 0);
+		assert_int_equal(
+			stun_channeldata_decode(buf, len, &ch, &data, &dlen),
+			0);
 		F.last_channel = ch;
 		memcpy(F.last_data, data, dlen);
 		F.last_data_len = dlen;
@@ -283,9 +283,11 @@ static void pump(void)
 	while (F.nout) {
 		struct pkt p = F.out[0];
 
-		memmove(F.out, F.out + 1, (size_t)(F.nout - 1) * sizeof(F.out[0]));
+		memmove(F.out, F.out + 1,
+			(size_t)(F.nout - 1) * sizeof(F.out[0]));
 		F.nout--;
-		assert_true(turn_client_recv(C, &F.server, p.buf, p.len, F.now));
+		assert_true(
+			turn_client_recv(C, &F.server, p.buf, p.len, F.now));
 	}
 }
 
@@ -336,8 +338,8 @@ static void ev_data(void *arg, const union sockaddr_any *peer,
 	F.data_len = len;
 }
 
-static void ev_peer(void *arg, const union sockaddr_any *peer,
-		    uint16_t channel, bool ok)
+static void ev_peer(void *arg, const union sockaddr_any *peer, uint16_t channel,
+		    bool ok)
 {
 	(void)arg;
 	(void)peer;
@@ -356,15 +358,15 @@ static const struct turn_callbacks CB = {
 	.peer = ev_peer,
 };
 
-static union sockaddr_any A(const char *s)
-{
+static union sockaddr_any A(const char *s) {
 	union sockaddr_any a;
 
 	assert_int_equal(addr_parse(s, 0, &a), 0);
 	return a;
 }
 
-static struct turn_config base_config(void)
+static struct turn_config
+base_config(void)
 {
 	struct turn_config cfg = { 0 };
 
@@ -439,7 +441,8 @@ static void test_rest_credentials(void **state)
 					       user, sizeof(user), pass, 20),
 			 -ENOSPC);
 	assert_int_equal(turn_rest_credentials("", "icemesh", 1, user,
-					       sizeof(user), pass, sizeof(pass)),
+					       sizeof(user), pass,
+					       sizeof(pass)),
 			 -EINVAL);
 }
 
@@ -594,7 +597,8 @@ static void test_refresh_timing(void **state)
 	/* 20 s lifetime: refresh every 15 s, so 13 in 200 s, none late. */
 	assert_int_equal(F.refreshes, 13);
 	for (int i = 0; i < F.refreshes; i++)
-		assert_int_equal(F.refresh_at[i], t0 + 15000 * (uint64_t)(i + 1));
+		assert_int_equal(F.refresh_at[i],
+				 t0 + 15000 * (uint64_t)(i + 1));
 	assert_int_equal(F.last_refresh_lifetime, 20);
 	/* The server grants less than asked: the client follows the grant. */
 	F.max_lifetime = 8;
@@ -669,9 +673,9 @@ static void test_send_switches_to_channeldata(void **state)
 	assert_int_equal(st.data_sent_indication, 1);
 	assert_int_equal(st.data_sent_channel, 1);
 	/* Limits. */
-	assert_int_equal(turn_client_send(C, &peer, msg, TURN_MAX_DATA + 1,
-					  F.now),
-			 -EMSGSIZE);
+	assert_int_equal(
+		turn_client_send(C, &peer, msg, TURN_MAX_DATA + 1, F.now),
+		-EMSGSIZE);
 	{
 		union sockaddr_any v6 = A("[2001:db8::5]:7");
 
@@ -720,9 +724,9 @@ static void deliver_data_indication(const union sockaddr_any *peer,
 	struct stun_builder b;
 	int n;
 
-	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(STUN_METHOD_DATA, STUN_CLASS_INDICATION),
-			  tid);
+	stun_builder_init(
+		&b, buf, sizeof(buf),
+		stun_msg_type(STUN_METHOD_DATA, STUN_CLASS_INDICATION), tid);
 	stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, peer);
 	stun_builder_add(&b, STUN_ATTR_DATA, data, len);
 	n = stun_builder_finish(&b);
@@ -764,15 +768,16 @@ static void test_receive_paths(void **state)
 	/* Not from the server: not ours. */
 	assert_false(turn_client_recv(C, &other, frame, (size_t)n, F.now));
 	/* A STUN answer to someone else's transaction: not ours either. */
-	stun_builder_init(&b, resp, sizeof(resp),
-			  stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS),
-			  tid);
+	stun_builder_init(
+		&b, resp, sizeof(resp),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS), tid);
 	stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &peer);
 	n = stun_builder_finish(&b);
 	assert_false(turn_client_recv(C, &F.server, resp, (size_t)n, F.now));
 	/* Garbage from the server that is neither. */
 	memset(frame, 0xff, sizeof(frame));
-	assert_false(turn_client_recv(C, &F.server, frame, sizeof(frame), F.now));
+	assert_false(
+		turn_client_recv(C, &F.server, frame, sizeof(frame), F.now));
 	turn_client_stats(C, &st);
 	assert_int_equal(st.data_recv_indication, 1);
 	assert_int_equal(st.data_recv_channel, 1);
@@ -800,12 +805,10 @@ static void test_retransmission_timeout(void **state)
 		assert_int_equal(F.sent[i].len, F.sent[0].len);
 		assert_memory_equal(F.sent[i].buf, F.sent[0].buf,
 				    F.sent[0].len);
-		assert_int_equal(stun_msg_parse(&m0, F.sent[0].buf,
-						 F.sent[0].len),
-				 0);
-		assert_int_equal(stun_msg_parse(&mi, F.sent[i].buf,
-						 F.sent[i].len),
-				 0);
+		assert_int_equal(
+			stun_msg_parse(&m0, F.sent[0].buf, F.sent[0].len), 0);
+		assert_int_equal(
+			stun_msg_parse(&mi, F.sent[i].buf, F.sent[i].len), 0);
 		assert_memory_equal(m0.tid, mi.tid, STUN_TID_LEN);
 	}
 	run_until(t0 + 39500);
