@@ -600,6 +600,19 @@ static int read_error(const struct cli_io *io, const struct opts *o, int r)
 	}
 }
 
+/* With --json, scripts get the daemon's error as JSON on stdout too. */
+static void print_json_error(const struct cli_io *io, const struct ctl_error *e)
+{
+	json_t *j = json_pack("{s:{s:s, s:s}}", "error", "code", e->code_str,
+			      "message", e->message);
+
+	if (j) {
+		json_dumpf(j, io->out, JSON_INDENT(2));
+		fputc('\n', io->out);
+		json_decref(j);
+	}
+}
+
 /* One answer line: returns -1 to go on reading, or the exit code. */
 static int take_line(const struct cli_io *io, const struct opts *o, uint64_t id,
 		     const char *line, size_t len)
@@ -635,6 +648,8 @@ static int take_line(const struct cli_io *io, const struct opts *o, uint64_t id,
 		fflush(io->out);
 		rc = -1;
 	} else if (resp.kind == CTL_RESP_ERROR) {
+		if (o->json)
+			print_json_error(io, &resp.error);
 		rc = daemon_error(io, o, &resp.error);
 	} else {
 		rc = print_result(io, o, &resp, raw);

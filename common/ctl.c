@@ -1410,15 +1410,21 @@ static int reader_make_room(struct ctl_reader *r)
 		r->start = 0;
 	}
 	if (r->len >= r->max)
-		return -EMSGSIZE;
+		return memchr(r->buf, '\n', r->len) ? -ENOBUFS : -EMSGSIZE;
 	if (r->cap > r->len)
 		return 0;
 	ncap = r->cap ? r->cap * 2 : 4096;
 	if (ncap > r->max)
 		ncap = r->max;
-	nbuf = realloc(r->buf, ncap);
+	/* Not realloc: the old block may hold an auth key and is wiped. */
+	nbuf = malloc(ncap);
 	if (!nbuf)
 		return -ENOMEM;
+	if (r->buf) {
+		memcpy(nbuf, r->buf, r->len);
+		sodium_memzero(r->buf, r->cap);
+		free(r->buf);
+	}
 	r->buf = nbuf;
 	r->cap = ncap;
 	return 0;

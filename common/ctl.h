@@ -406,7 +406,9 @@ int ctl_reader_next(struct ctl_reader *r, char **line, size_t *len);
 /*
  * One read(2) from fd into the buffer: returns the number of bytes read,
  * 0 at end of file, -EAGAIN when a non-blocking fd has nothing, -EMSGSIZE
- * when a line is already too long, or another -errno.
+ * when a line is already too long, -ENOBUFS when the buffer is full of
+ * complete lines (take them with ctl_reader_next first), or another -errno.
+ * Buffers are wiped when they are replaced or destroyed.
  */
 ssize_t ctl_reader_fill(struct ctl_reader *r, int fd);
 /*

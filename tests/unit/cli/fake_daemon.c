@@ -190,6 +190,30 @@ static int answer_why(int fd, uint64_t id, const char *peer)
 	return send_result(fd, id, CTL_CMD_WHY, false, &r);
 }
 
+/* The biggest status there can be, to cross the socket in one line. */
+static int answer_many(int fd, uint64_t id)
+{
+	struct ctl_peer *peers = calloc(CTL_MAX_PEERS, sizeof(*peers));
+	union ctl_result r;
+	int rc;
+
+	if (!peers)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	fake_fill_self(&r.status.self, CTL_STATE_RUNNING);
+	for (int i = 0; i < CTL_MAX_PEERS; i++) {
+		fake_fill_peer(&peers[i], i % 3);
+		snprintf(peers[i].name, sizeof(peers[i].name), "peer%04d", i);
+		snprintf(peers[i].ipv4, sizeof(peers[i].ipv4), "100.64.%d.%d",
+			 i / 250, i % 250 + 2);
+	}
+	r.status.peers = peers;
+	r.status.n_peers = CTL_MAX_PEERS;
+	rc = send_result(fd, id, CTL_CMD_STATUS, false, &r);
+	free(peers);
+	return rc;
+}
+
 static int answer(struct fake_daemon *d, int fd, const struct ctl_request *req)
 {
 	uint64_t id = d->mode == FAKE_WRONG_ID ? req->id + 7 : req->id;
@@ -205,6 +229,8 @@ static int answer(struct fake_daemon *d, int fd, const struct ctl_request *req)
 		fake_fill_self(&r.self, CTL_STATE_STOPPED);
 		return send_result(fd, id, req->cmd, false, &r);
 	case CTL_CMD_STATUS:
+		if (d->mode == FAKE_MANY)
+			return answer_many(fd, id);
 		fake_fill_self(&r.status.self, CTL_STATE_RUNNING);
 		for (int i = 0; i < 3; i++)
 			fake_fill_peer(&peers[i], i);

@@ -25,6 +25,7 @@ enum fake_mode {
 	FAKE_HANGUP, /* close without answering */
 	FAKE_WRONG_ID, /* answer with another request's id */
 	FAKE_PING_LOST, /* every ping times out */
+	FAKE_MANY, /* status with CTL_MAX_PEERS peers */
 };
 
 struct fake_daemon {

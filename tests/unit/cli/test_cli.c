@@ -642,6 +642,50 @@ static void test_bad_replies(void **state)
 	}
 }
 
+static void test_largest_status(void **state)
+{
+	struct fake_daemon d;
+	size_t lines = 0;
+	struct run r;
+	json_t *j;
+
+	assert_int_equal(fake_daemon_start(&d, FAKE_MANY), 0);
+	r = run_cli(d.sock, (const char *const[]){ "status", NULL });
+	expect(&r, 0, NULL, NULL);
+	for (const char *p = r.out; *p; p++)
+		lines += *p == '\n';
+	/* self, coordinator, blank, header, one line per peer */
+	assert_int_equal(lines, 4 + CTL_MAX_PEERS);
+	assert_non_null(strstr(r.out, "\npeer1023  100.64.4.25 "));
+	run_free(&r);
+	r = run_cli(d.sock, (const char *const[]){ "--json", "status", NULL });
+	fake_daemon_stop(&d);
+	expect(&r, 0, NULL, NULL);
+	j = json_loads(r.out, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "peers")),
+			 CTL_MAX_PEERS);
+	json_decref(j);
+	run_free(&r);
+}
+
+static void test_json_error(void **state)
+{
+	struct fake_daemon d;
+	struct run r;
+
+	assert_int_equal(fake_daemon_start(&d, FAKE_ERROR), 0);
+	ctl_error_set(&d.error, CTL_E_NOT_UP, "the node is stopped");
+	r = run_cli(d.sock,
+		    (const char *const[]){ "why", "db1", "--json", NULL });
+	fake_daemon_stop(&d);
+	expect(&r, CLI_EXIT_NOT_UP,
+	       "{\n  \"error\": {\n    \"code\": \"not-up\",\n"
+	       "    \"message\": \"the node is stopped\"\n  }\n}\n",
+	       "icemesh: this node is down: the node is stopped");
+	run_free(&r);
+}
+
 static void test_ping_no_reply(void **state)
 {
 	struct fake_daemon d;
@@ -770,6 +814,8 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_ping_no_reply),
+		cmocka_unit_test(test_largest_status),
+		cmocka_unit_test(test_json_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

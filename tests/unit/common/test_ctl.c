@@ -875,6 +875,22 @@ static void test_reader_lines(void **state)
 	close(sv[0]);
 	close(sv[1]);
 
+	/* A buffer full of complete lines: take them before reading more. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ctl_reader_init(&r, 16);
+	assert_int_equal(write(sv[1], "aaaa\nbbbb\ncccc\ndd\n", 18), 18);
+	assert_int_equal(ctl_reader_fill(&r, sv[0]), 16);
+	assert_int_equal(ctl_reader_fill(&r, sv[0]), -ENOBUFS);
+	assert_int_equal(ctl_reader_next(&r, &line, &len), 1);
+	assert_string_equal(line, "aaaa");
+	assert_int_equal(ctl_reader_fill(&r, sv[0]), 2);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ctl_reader_next(&r, &line, &len), 1);
+	assert_string_equal(line, "dd");
+	ctl_reader_destroy(&r);
+	close(sv[0]);
+	close(sv[1]);
+
 	/* A line cut by the end of the stream. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	ctl_reader_init(&r, 64);
