@@ -33,13 +33,13 @@ struct result {
 	size_t len;
 };
 
-/* GET /echo -> 200 {"method","auth","body"}; /slow -> sleeps 200 ms;
+/* GET /echo -> 200 {"method","auth","body"}; /slow -> sleeps 300 ms;
  * /hang -> sleeps 1 s; /big -> 64 KiB */
 static void handler(const struct testsrv_req *req, void *arg, unsigned *status,
 		    char **body)
 {
 	if (strcmp(req->url, "/slow") == 0) {
-		usleep(200000);
+		usleep(300000);
 	} else if (strcmp(req->url, "/hang") == 0) {
 		usleep(1000000);
 	} else if (strcmp(req->url, "/big") == 0) {
@@ -288,8 +288,8 @@ static void test_concurrent_nonblocking(void **state)
 	took = clock_now_ms() - t0;
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(r[i].ret, 0);
-	/* serial would be >= 2 s; TLS handshakes on 2 cores add a little */
-	assert_true(took < 1500);
+	/* one after the other would take 3 s; TLS on 2 busy cores adds some */
+	assert_true(took < 2500);
 	/* a 10 ms timer kept firing while the requests were out */
 	assert_true(ticks >= 10);
 	assert_int_equal(coordc_http_inflight(http), 0);
