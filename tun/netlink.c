@@ -315,10 +315,24 @@ int netlink_parse_events(const void *buf, size_t len, netlink_event_fn fn,
 			 void *arg, unsigned *bad)
 {
 	struct parse_ctx c = { .fn = fn, .arg = arg };
-	int ret = mnl_cb_run(buf, len, 0, 0, event_cb, &c);
+	size_t off = 0;
 
-	/* a truncated or error message ends the buffer; that is bad input */
-	if (ret == MNL_CB_ERROR)
+	/*
+	 * Walked by hand: mnl_nlmsg_ok compares nlmsg_len as an int, so a
+	 * length past 2^31 would pass it and send the walk out of the buffer.
+	 */
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh =
+			(const void *)((const char *)buf + off);
+		size_t mlen = nlh->nlmsg_len;
+
+		if (mlen < sizeof(*nlh) || mlen > len - off)
+			break;
+		event_cb(nlh, &c);
+		off += MNL_ALIGN(mlen) < len - off ? MNL_ALIGN(mlen) : len - off;
+	}
+	/* bytes left that make no whole message: a truncated one */
+	if (off < len)
 		c.bad++;
 	if (bad)
 		*bad += c.bad;
