@@ -317,7 +317,13 @@ static int load_credential(struct coordc *c)
 	snprintf(c->credential, sizeof(c->credential), "%s", cred);
 	c->registered = true;
 out:
-	json_decref(o); /* wipes nothing: jansson frees; short-lived */
+	/* jansson's copy of the secret: wiped before it is freed */
+	if (o && json_is_string(json_object_get(o, "credential")))
+		sodium_memzero(
+			(char *)json_string_value(
+				json_object_get(o, "credential")),
+			json_string_length(json_object_get(o, "credential")));
+	json_decref(o);
 	return ret;
 }
 
