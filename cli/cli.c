@@ -184,6 +184,9 @@ static int set_opt(const struct cli_io *io, struct opts *o,
 {
 	char *end;
 
+	/* take_option hands a value to every option that takes one. */
+	if (!value && s->id != O_JSON && s->id != O_HELP)
+		return usage_error(io, o, "option --%s needs a value", s->lng);
 	switch (s->id) {
 	case O_SOCKET:
 		o->socket = value;
