@@ -166,6 +166,7 @@ static int begin_session(struct wg_peer *p, uint64_t now_ms)
 	index_link(dev, &kp->entry, keys.local_index);
 	keypairs_add(p, kp);
 	p->last_handshake_ms = now_ms ? now_ms : 1;
+	dev->cfg.tai64n(p->last_handshake_tai64n, dev->cfg.tai64n_arg);
 	p->sent_lastminute_handshake = false;
 	wg_timers_session_derived(&p->timers, now_ms);
 out:
@@ -728,6 +729,15 @@ const uint8_t *wg_device_public_key(const struct wg_device *dev)
 	return dev->id.has ? dev->id.pub : NULL;
 }
 
+int wg_device_get_private_key(const struct wg_device *dev,
+			      uint8_t out[WG_KEY_LEN])
+{
+	if (!dev->id.has)
+		return -ENOENT;
+	memcpy(out, dev->id.priv, WG_KEY_LEN);
+	return 0;
+}
+
 const struct wg_device_stats *wg_device_stats(const struct wg_device *dev)
 {
 	return &dev->stats;
@@ -830,6 +840,12 @@ void wg_peer_set_psk(struct wg_peer *peer, const uint8_t psk[WG_KEY_LEN])
 		sodium_memzero(peer->hs.psk, WG_KEY_LEN);
 }
 
+bool wg_peer_get_psk(const struct wg_peer *peer, uint8_t out[WG_KEY_LEN])
+{
+	memcpy(out, peer->hs.psk, WG_KEY_LEN);
+	return !sodium_is_zero(out, WG_KEY_LEN);
+}
+
 void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t secs,
 				      uint64_t now_ms)
 {
@@ -848,6 +864,10 @@ void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *out)
 	out->rx_bytes = peer->rx_bytes;
 	out->tx_bytes = peer->tx_bytes;
 	out->last_handshake_ms = peer->last_handshake_ms;
+	if (peer->last_handshake_ms)
+		wg_tai64n_decode(peer->last_handshake_tai64n,
+				 &out->last_handshake_unix_s,
+				 &out->last_handshake_unix_ns);
 	out->persistent_keepalive_s = peer->persistent_keepalive_s;
 }
 

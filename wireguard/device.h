@@ -93,6 +93,9 @@ struct wg_peer_info {
 	union sockaddr_any endpoint; /* family AF_UNSPEC when unknown */
 	uint64_t rx_bytes, tx_bytes; /* whole WireGuard messages */
 	uint64_t last_handshake_ms;  /* caller's clock; 0 = never */
+	/* the same moment on the wall clock (the tai64n source), for `wg show` */
+	uint64_t last_handshake_unix_s;
+	uint32_t last_handshake_unix_ns;
 	uint16_t persistent_keepalive_s;
 };
 
@@ -106,6 +109,9 @@ int wg_device_set_private_key(struct wg_device *dev,
 			      const uint8_t key[WG_KEY_LEN]);
 /* Our public key, or NULL when no private key is set. */
 const uint8_t *wg_device_public_key(const struct wg_device *dev);
+/* Copy our private key (for a UAPI get); 0, or -ENOENT when none is set. */
+int wg_device_get_private_key(const struct wg_device *dev,
+			      uint8_t out[WG_KEY_LEN]);
 const struct wg_device_stats *wg_device_stats(const struct wg_device *dev);
 
 /*
@@ -134,7 +140,10 @@ struct wg_peer *wg_device_next_peer(struct wg_device *dev,
 				    struct wg_peer *prev);
 
 void wg_peer_set_endpoint(struct wg_peer *peer, const union sockaddr_any *ep);
+/* psk NULL or all zero: none. */
 void wg_peer_set_psk(struct wg_peer *peer, const uint8_t psk[WG_KEY_LEN]);
+/* Copy the pre-shared key; false (out zeroed) when there is none. */
+bool wg_peer_get_psk(const struct wg_peer *peer, uint8_t out[WG_KEY_LEN]);
 void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t secs,
 				      uint64_t now_ms);
 void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *out);

@@ -59,6 +59,7 @@ struct wg_peer {
 	bool sent_handshake;
 	bool sent_lastminute_handshake;
 	uint64_t last_handshake_ms;
+	uint8_t last_handshake_tai64n[WG_TAI64N_LEN];
 	uint64_t rx_bytes, tx_bytes;
 	uint16_t persistent_keepalive_s;
 	void *user;

@@ -433,3 +433,18 @@ void wg_tai64n_now(uint8_t out[WG_TAI64N_LEN], void *arg)
 	wg_tai64n_encode(out, (uint64_t)ts.tv_sec,
 			 (uint32_t)ts.tv_nsec & ~((1u << 24) - 1));
 }
+
+void wg_tai64n_decode(const uint8_t in[WG_TAI64N_LEN], uint64_t *unix_s,
+		      uint32_t *ns)
+{
+	uint64_t label = 0;
+	uint32_t n = 0;
+
+	for (int i = 0; i < 8; i++)
+		label = label << 8 | in[i];
+	for (int i = 8; i < 12; i++)
+		n = n << 8 | in[i];
+	*unix_s = label >= 0x400000000000000aULL ? label - 0x400000000000000aULL
+						  : 0;
+	*ns = n;
+}

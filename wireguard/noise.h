@@ -146,4 +146,8 @@ void wg_tai64n_now(uint8_t out[WG_TAI64N_LEN], void *arg);
 void wg_tai64n_encode(uint8_t out[WG_TAI64N_LEN], uint64_t unix_s,
 		      uint32_t ns);
 
+/* Decode TAI64N back to unix seconds and nanoseconds. */
+void wg_tai64n_decode(const uint8_t in[WG_TAI64N_LEN], uint64_t *unix_s,
+		      uint32_t *ns);
+
 #endif

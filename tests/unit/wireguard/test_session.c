@@ -240,6 +240,8 @@ static void test_handshake_and_data(void **state)
 	assert_true(addr_equal(&ib.endpoint, &f->a.addr));
 	wg_peer_get_info(f->a.peer, &ia);
 	assert_true(ia.last_handshake_ms != 0);
+	/* wall time of the handshake, from the (fake) tai64n clock */
+	assert_int_equal(ia.last_handshake_unix_s, 1700000000 + f->now / 1000);
 	assert_true(ia.tx_bytes > 15 * 20 && ia.rx_bytes > 15 * 20);
 	/* all but the first initiation, which the test dropped */
 	assert_true(ib.rx_bytes + 148 == ia.tx_bytes);
@@ -733,6 +735,17 @@ static void test_peer_table(void **state)
 			 -EINVAL);
 	assert_int_equal(wg_device_create(&cfg, &d), 0);
 	assert_null(wg_device_public_key(d));
+	assert_int_equal(wg_device_get_private_key(d, pub), -ENOENT);
+	assert_int_equal(wg_device_get_private_key(f->a.dev, pub), 0);
+	p = wg_device_find_peer(f->a.dev, wg_device_public_key(f->b.dev));
+	assert_false(wg_peer_get_psk(p, pub));
+	memset(pub, 0x77, sizeof(pub));
+	wg_peer_set_psk(p, pub);
+	memset(pub, 0, sizeof(pub));
+	assert_true(wg_peer_get_psk(p, pub));
+	assert_int_equal(pub[31], 0x77);
+	wg_peer_set_psk(p, NULL);
+	assert_false(wg_peer_get_psk(p, pub));
 	for (int i = 0; i < 3; i++) {
 		memset(pub, i + 1, sizeof(pub));
 		assert_int_equal(wg_device_add_peer(d, pub, NULL, &p), 0);
