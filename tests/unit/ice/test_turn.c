@@ -537,6 +537,8 @@ static void test_wrong_password_fails(void **state)
 
 static void test_allocate_error_and_restart(void **state)
 {
+	struct turn_stats st;
+
 	(void)state;
 	F.error_on_allocate = 486;
 	assert_int_equal(turn_client_start(C, F.now), 0);
@@ -544,12 +546,18 @@ static void test_allocate_error_and_restart(void **state)
 	assert_int_equal(turn_client_state(C), TURN_STATE_FAILED);
 	assert_int_equal(F.failed_err, -ECONNREFUSED);
 	assert_int_equal(F.failed_code, 486);
-	/* A new start makes a fresh allocation (credentials already known). */
+	/*
+	 * A new start makes a fresh allocation with the credentials already
+	 * known; the server's nonce went stale meanwhile: 438, then success.
+	 */
 	F.error_on_allocate = 0;
 	F.nsent = 0;
+	new_nonce();
 	allocate();
-	assert_int_equal(F.nsent, 1);
+	assert_int_equal(F.nsent, 2);
 	assert_int_equal(F.allocated, 1);
+	turn_client_stats(C, &st);
+	assert_int_equal(st.stale_nonces, 1);
 }
 
 /* The server changes its nonce: every kind of request recovers from 438. */
