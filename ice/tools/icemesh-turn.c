@@ -8,7 +8,7 @@
  *   icemesh-turn --server IP:PORT (--secret S [--id ID] | --user U --pass P)
  *                [--lifetime S] [--permission-refresh MS]
  *                [--channel-refresh MS] [--channel] [--interval MS]
- *                [--duration S] [--peer IP:PORT]
+ *                [--duration S] [--peer IP:PORT] [--relay6] [--debug]
  *
  * stdout, one line per event:
  *   relayed IP:PORT mapped IP:PORT lifetime N
@@ -19,7 +19,8 @@
  * address the relay may reach); --peer does the same on the command line.
  * Once a peer is known, a ping goes to it every --interval ms; pings from
  * it are answered with pongs. With --channel the peer gets a channel and
- * data goes as ChannelData once it is bound.
+ * data goes as ChannelData once it is bound. --relay6 asks for an IPv6
+ * relayed address (REQUESTED-ADDRESS-FAMILY).
  *
  * After --duration seconds the allocation is deallocated (Refresh 0) and
  * the summary printed. Exit 0 when the allocation lived until then, 1
@@ -325,7 +326,7 @@ static void usage(void)
 		"       [--lifetime S] [--permission-refresh MS] "
 		"[--channel-refresh MS]\n"
 		"       [--channel] [--interval MS] [--duration S] "
-		"[--peer IP:PORT] [--debug]\n");
+		"[--peer IP:PORT] [--relay6] [--debug]\n");
 }
 
 static int parse_args(int argc, char **argv, struct turn_config *cfg,
@@ -344,6 +345,7 @@ static int parse_args(int argc, char **argv, struct turn_config *cfg,
 		{ "interval", required_argument, NULL, 'I' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "peer", required_argument, NULL, 'e' },
+		{ "relay6", no_argument, NULL, '6' },
 		{ "debug", no_argument, NULL, 'D' },
 		{ 0 },
 	};
@@ -389,6 +391,9 @@ static int parse_args(int argc, char **argv, struct turn_config *cfg,
 			break;
 		case 'e':
 			*peer = optarg;
+			break;
+		case '6':
+			cfg->relay_family = AF_INET6;
 			break;
 		case 'D':
 			log_set_level(LOG_LEVEL_DEBUG);

@@ -930,6 +930,38 @@ static void test_rest_config(void **state)
 	}
 }
 
+/* An IPv6 relay over an IPv6 server: REQUESTED-ADDRESS-FAMILY, v6 peers. */
+static void test_ipv6_relay(void **state)
+{
+	struct turn_config cfg = base_config();
+	union sockaddr_any v4 = A("198.51.100.20:7000");
+	union sockaddr_any v6 = A("[2001:db8:5::7]:7000");
+	struct stun_msg m;
+	int fam = 0;
+
+	(void)state;
+	turn_client_destroy(C);
+	cfg.server = A("[2001:db8::1]:3478");
+	cfg.relay_family = AF_INET6;
+	assert_int_equal(setup_cfg(&cfg), 0);
+	F.relayed = A("[2001:db8::1]:50000");
+	F.client_mapped = A("[2001:db8:9::2]:40000");
+	allocate();
+	assert_true(addr_equal(&F.ev_relayed, &F.relayed));
+	assert_int_equal(stun_msg_parse(&m, F.sent[1].buf, F.sent[1].len), 0);
+	assert_int_equal(stun_msg_get_requested_family(&m, &fam), 0);
+	assert_int_equal(fam, AF_INET6);
+	assert_int_equal(turn_client_permit(C, &v4, F.now), -EAFNOSUPPORT);
+	assert_int_equal(turn_client_bind_channel(C, &v6, F.now), 0);
+	run_until(F.now);
+	assert_true(addr_equal(&F.last_peer, &v6));
+	assert_true(turn_client_has_channel(C, &v6));
+	cfg.relay_family = 99;
+	assert_int_equal(
+		turn_client_create(&cfg, &CB, &(struct turn_client *){ NULL }),
+		-EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -966,6 +998,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deallocate, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rest_config, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_relay, setup,
 						teardown),
 	};
 
