@@ -1338,16 +1338,26 @@ int ctl_response_build_error(bool has_id, uint64_t id,
 
 	if (has_id && id > (uint64_t)CTL_ID_MAX_VALUE)
 		return -EINVAL;
-	/* Keep the line printable whatever the message held. */
+	/*
+	 * Keep the line printable whatever the message held (it may quote a
+	 * server): control characters become spaces and, if the text is not
+	 * UTF-8, every non-ASCII byte becomes '?'.
+	 */
 	snprintf(msg, sizeof(msg), "%s", error->message);
 	for (char *p = msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
+	j = json_string(msg);
+	if (!j)
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	json_decref(j);
 	j = json_pack("{s:o, s:b, s:{s:s, s:s}}", "id",
 		      has_id ? json_integer((json_int_t)id) : json_null(), "ok",
 		      0, "error", "code", code, "message", msg);
 	if (!j)
-		return -EINVAL; /* not UTF-8, or out of memory */
+		return -EINVAL; /* a code that is not UTF-8, or out of memory */
 	r = dump_alloc(j, out, len);
 	json_decref(j);
 	return r;

@@ -632,6 +632,13 @@ static void test_response_bad_fields(void **state)
 		enum ctl_cmd cmd;
 		const char *line, *msg;
 	} bad[] = {
+		{ CTL_CMD_PING,
+		  "{\"id\":null,\"ok\":true,\"result\":{\"peer\":\"a\","
+		  "\"sent\":1,\"received\":1}}",
+		  "id must be an integer" },
+		{ CTL_CMD_PING,
+		  "{\"id\":null,\"event\":{\"seq\":1,\"timeout\":true}}",
+		  "id must be an integer" },
 		{ CTL_CMD_PING, "{\"id\":1,\"event\":{\"seq\":1}}",
 		  "a reply needs path" },
 		{ CTL_CMD_PING,
@@ -804,6 +811,41 @@ static void test_response_build_checks(void **state)
 	assert_int_equal(ctl_response_build_ok(1, CTL_CMD_STATUS, &in, &line,
 					       &len, &err),
 			 -EINVAL);
+	/* A pair's candidates are required, so an unset one is refused. */
+	{
+		struct ctl_pair pair;
+		union ctl_result w;
+
+		memset(&pair, 0, sizeof(pair));
+		memset(&w, 0, sizeof(w));
+		pair.remote.type = CTL_CAND_HOST;
+		strcpy(pair.remote.addr, "10.0.0.1:1");
+		pair.rtt_ms = CTL_RTT_NONE;
+		strcpy(w.why.peer, "a");
+		w.why.pairs = &pair;
+		w.why.n_pairs = 1;
+		assert_int_equal(ctl_response_build_ok(1, CTL_CMD_WHY, &w,
+						       &line, &len, &err),
+				 -EINVAL);
+		assert_string_equal(
+			err.message,
+			"result.pairs[0].local: type must be one of host, srflx, prflx, relay");
+	}
+	/* An error message that is not UTF-8 is still sent, made ASCII. */
+	{
+		struct ctl_response resp;
+		struct ctl_error e;
+
+		ctl_error_set(&e, CTL_E_INTERNAL, "bad \xff byte, \xc3\xa9");
+		assert_int_equal(
+			ctl_response_build_error(true, 1, &e, &line, &len), 0);
+		assert_int_equal(ctl_response_parse(line, len, CTL_CMD_WHY,
+						    &resp, NULL, &err),
+				 0);
+		assert_string_equal(resp.error.message, "bad ? byte, ??");
+		free(line);
+		line = NULL;
+	}
 	/* Events only for streaming commands. */
 	assert_int_equal(ctl_response_build_event(1, CTL_CMD_STATUS, &in, &line,
 						  &len, &err),
