@@ -14,8 +14,12 @@
  *   - TCP to port 9 (discard) is taken by a minimal receiver that ACKs in
  *     order, so the kernel sends TSO super-packets; every segment vnet_split
  *     makes of them has its checksums verified;
- *   - link and address notifications from the watcher are printed as EVENT.
- * Lines on stdout: READY, EVENT, TCPDONE, STATS. Replies go back through the
+ *   - link and address notifications from the watcher are printed as EVENT;
+ *   - with --gro-check, for the first IPv4 and IPv6 --addr each, the tool
+ *     connects to a listener of its own on that address as a client beyond
+ *     the TUN and writes GRO_BYTES of data as coalesced super-packets; the
+ *     listener must read them back intact (GRODONE).
+ * Lines on stdout: READY, EVENT, TCPDONE, GRODONE, STATS. Replies go back through the
  * GRO coalescer, as the daemon's receive path will.
  *
  * --ping sends N ICMP(v6) echo requests from a raw socket and exits 0 only
@@ -50,6 +54,10 @@ enum {
 	MAX_CONNS = 16,
 	DISCARD_PORT = 9,
 	READS_PER_WAKEUP = 64,
+	GRO_PORT = 7777,
+	GRO_CLIENT_PORT = 41000,
+	GRO_SEG = 1000,
+	GRO_BYTES = 48 * GRO_SEG,
 };
 
 struct prefix {
@@ -66,8 +74,19 @@ struct conn {
 	uint64_t bytes;
 };
 
+/* A TCP client beyond the TUN, sending to a listener of ours (GRO check). */
+struct grocheck {
+	bool active, v6, done;
+	int lfd, cfd;
+	uint8_t local[16], peer[16];
+	uint32_t isn, srv_next;
+	size_t got;
+	uint64_t syn_ms;
+	unsigned syns;
+};
+
 struct stats {
-	unsigned reads, gso, segs, bad_csum, split_err, echo;
+	unsigned reads, gso, segs, bad_csum, split_err, echo, gro_super;
 	uint64_t tcp_bytes;
 	unsigned tcp_done;
 };
@@ -78,6 +97,7 @@ struct ctx {
 	struct conn conns[MAX_CONNS];
 	struct stats st;
 	unsigned mss;
+	struct grocheck gro_checks[2];
 };
 
 static volatile sig_atomic_t stop;
@@ -173,13 +193,17 @@ static size_t ip_header(uint8_t *o, bool v6, const uint8_t *local,
 
 static int write_tun(void *arg, const uint8_t *data, size_t len)
 {
-	return tun_write_raw(arg, data, len);
+	struct ctx *c = arg;
+
+	if (len > VNET_HDR_LEN && (data[1] & 0x7f) != VNET_GSO_NONE)
+		c->st.gro_super++;
+	return tun_write_raw(c->tun, data, len);
 }
 
 static void emit(struct ctx *c, const uint8_t *pkt, size_t len)
 {
 	if (vnet_gro_add(c->gro, pkt, len) == -ENOBUFS) {
-		vnet_gro_flush(c->gro, write_tun, c->tun);
+		vnet_gro_flush(c->gro, write_tun, c);
 		vnet_gro_add(c->gro, pkt, len);
 	}
 }
@@ -210,29 +234,58 @@ static void echo_reply(struct ctx *c, uint8_t *p, size_t len, bool v6)
 	emit(c, p, len);
 }
 
+struct tcpspec {
+	bool v6;
+	const uint8_t *src, *dst;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	bool syn_opts;
+	size_t payload;	  /* bytes of the pattern, from stream offset off */
+	uint32_t off;
+};
+
+/* The check pattern of the GRO stream: byte k is k * 7 + 3. */
+static uint8_t pattern(uint32_t k)
+{
+	return (uint8_t)(k * 7 + 3);
+}
+
+static size_t tcp_build(uint8_t *o, const struct tcpspec *s, unsigned mss)
+{
+	size_t thl = s->syn_opts ? 28 : 20;
+	size_t iphl = ip_header(o, s->v6, s->src, s->dst, 6, thl + s->payload);
+	uint8_t *t = o + iphl;
+
+	memset(t, 0, thl);
+	put16(t, s->sport);
+	put16(t + 2, s->dport);
+	put32(t + 4, s->seq);
+	put32(t + 8, s->ack);
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = s->flags;
+	put16(t + 14, 65535);
+	if (s->syn_opts) {
+		/* MSS, NOP, window scale 7 (an 8 MiB window) */
+		memcpy(t + 20, (uint8_t[]){ 2, 4, 0, 0, 1, 3, 3, 7 }, 8);
+		put16(t + 22, mss);
+	}
+	for (size_t i = 0; i < s->payload; i++)
+		t[thl + i] = pattern(s->off + (uint32_t)i);
+	l4_csum(o, s->v6, 6, iphl, thl + s->payload, 16);
+	return iphl + thl + s->payload;
+}
+
 static void tcp_send(struct ctx *c, const struct conn *k, uint8_t flags,
 		     uint32_t seq, bool syn_opts)
 {
 	uint8_t o[80];
-	size_t thl = syn_opts ? 28 : 20;
-	size_t iphl = ip_header(o, k->v6, k->local, k->peer, 6, thl);
-	uint8_t *t = o + iphl;
+	struct tcpspec s = { .v6 = k->v6, .src = k->local, .dst = k->peer,
+			     .sport = DISCARD_PORT, .dport = k->peer_port,
+			     .seq = seq, .ack = k->rcv_nxt, .flags = flags,
+			     .syn_opts = syn_opts };
 
-	memset(t, 0, thl);
-	put16(t, DISCARD_PORT);
-	put16(t + 2, k->peer_port);
-	put32(t + 4, seq);
-	put32(t + 8, k->rcv_nxt);
-	t[12] = (uint8_t)((thl / 4) << 4);
-	t[13] = flags;
-	put16(t + 14, 65535);
-	if (syn_opts) {
-		/* MSS, NOP, window scale 7 (an 8 MiB window) */
-		memcpy(t + 20, (uint8_t[]){ 2, 4, 0, 0, 1, 3, 3, 7 }, 8);
-		put16(t + 22, c->mss);
-	}
-	l4_csum(o, k->v6, 6, iphl, thl, 16);
-	emit(c, o, iphl + thl);
+	emit(c, o, tcp_build(o, &s, c->mss));
 }
 
 static struct conn *conn_find(struct ctx *c, bool v6, const uint8_t *peer,
@@ -311,6 +364,139 @@ static void tcp_in(struct ctx *c, const uint8_t *p, size_t len, bool v6,
 		tcp_send(c, k, 0x10, k->iss + 1, false);
 }
 
+/*
+ * (Re)send the client's SYN: the first may go out before IPv6 is ready on
+ * the new link, so it is repeated every 200 ms until answered, at most 50
+ * times.
+ */
+static int gro_syn(struct ctx *c, struct grocheck *g)
+{
+	struct tcpspec syn = { .v6 = g->v6, .src = g->peer, .dst = g->local,
+			       .sport = GRO_CLIENT_PORT, .dport = GRO_PORT,
+			       .seq = g->isn, .flags = 0x02, .syn_opts = true };
+	uint8_t o[80];
+
+	g->syn_ms = clock_now_ms();
+	g->syns++;
+	return tun_write_ip(c->tun, o, tcp_build(o, &syn, c->mss));
+}
+
+static int gro_start(struct ctx *c, struct grocheck *g, const struct prefix *p)
+{
+	union {
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} sa;
+	int one = 1;
+
+	memset(g, 0, sizeof(*g));
+	g->v6 = p->family == AF_INET6;
+	memcpy(g->local, p->addr, 16);
+	memcpy(g->peer, p->addr, 16);
+	g->peer[g->v6 ? 15 : 3] ^= 3; /* another host of the same prefix */
+	memset(&sa, 0, sizeof(sa));
+	if (g->v6) {
+		sa.in6.sin6_family = AF_INET6;
+		sa.in6.sin6_port = htons(GRO_PORT);
+		memcpy(&sa.in6.sin6_addr, g->local, 16);
+	} else {
+		sa.in4.sin_family = AF_INET;
+		sa.in4.sin_port = htons(GRO_PORT);
+		memcpy(&sa.in4.sin_addr, g->local, 4);
+	}
+	g->cfd = -1;
+	g->lfd = socket(p->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (g->lfd < 0)
+		return -errno;
+	setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(g->lfd, (struct sockaddr *)&sa,
+		 g->v6 ? sizeof(sa.in6) : sizeof(sa.in4)) < 0 ||
+	    listen(g->lfd, 1) < 0)
+		return -errno;
+	g->isn = (uint32_t)clock_now_us() * 2654435761u;
+	g->active = true;
+	return gro_syn(c, g);
+}
+
+/* The listener's SYN-ACK: ACK it, then the whole stream, through GRO. */
+static void gro_synack(struct ctx *c, struct grocheck *g, const uint8_t *t)
+{
+	static uint8_t o[VNET_HDR_LEN + GRO_SEG + 80];
+	struct tcpspec s = { .v6 = g->v6, .src = g->peer, .dst = g->local,
+			     .sport = GRO_CLIENT_PORT, .dport = GRO_PORT,
+			     .seq = g->isn + 1, .flags = 0x10 };
+
+	g->srv_next = get32(t + 4) + 1;
+	s.ack = g->srv_next;
+	emit(c, o, tcp_build(o, &s, c->mss));
+	for (uint32_t off = 0; off < GRO_BYTES; off += GRO_SEG) {
+		s.seq = g->isn + 1 + off;
+		s.off = off;
+		s.payload = GRO_SEG;
+		s.flags = off + GRO_SEG == GRO_BYTES ? 0x18 : 0x10;
+		emit(c, o, tcp_build(o, &s, c->mss));
+	}
+}
+
+/* A TCP packet from one of our listeners to its client beyond the TUN. */
+static bool gro_in(struct ctx *c, const uint8_t *p, size_t len, bool v6,
+		   size_t iphl)
+{
+	const uint8_t *t = p + iphl;
+
+	if (len < iphl + 20 || get16(t) != GRO_PORT ||
+	    get16(t + 2) != GRO_CLIENT_PORT)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		struct grocheck *g = &c->gro_checks[i];
+
+		if (g->active && g->v6 == v6 && !g->srv_next &&
+		    (t[13] & 0x12) == 0x12)
+			gro_synack(c, g, t);
+	}
+	return true; /* its ACKs need no answer */
+}
+
+/* The listener side: accept, read, compare with the pattern. */
+static void gro_poll(struct grocheck *g)
+{
+	uint8_t buf[16384];
+	ssize_t n;
+
+	if (!g->active || g->done)
+		return;
+	if (g->cfd < 0) {
+		g->cfd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (g->cfd < 0)
+			return;
+	}
+	while ((n = read(g->cfd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != pattern((uint32_t)g->got + (uint32_t)i)) {
+				printf("GROBAD family=%d offset=%zu\n",
+				       g->v6 ? 6 : 4, g->got + (size_t)i);
+				g->done = true;
+				return;
+			}
+		}
+		g->got += (size_t)n;
+	}
+	if (g->got == GRO_BYTES) {
+		printf("GRODONE family=%d bytes=%zu\n", g->v6 ? 6 : 4, g->got);
+		g->done = true;
+	}
+}
+
+static void gro_stop(struct grocheck *g)
+{
+	if (!g->active)
+		return;
+	if (g->cfd >= 0)
+		close(g->cfd);
+	close(g->lfd);
+	g->active = false;
+}
+
 static void segment_in(struct ctx *c, uint8_t *p, size_t len, bool gso)
 {
 	bool v6 = len >= 40 && p[0] >> 4 == 6;
@@ -330,7 +516,8 @@ static void segment_in(struct ctx *c, uint8_t *p, size_t len, bool gso)
 			c->st.bad_csum++;
 			return;
 		}
-		tcp_in(c, p, len, v6, iphl);
+		if (!gro_in(c, p, len, v6, iphl))
+			tcp_in(c, p, len, v6, iphl);
 	} else if (!v6 && proto == 1 && len >= iphl + 8 && p[iphl] == 8) {
 		echo_reply(c, p, len, false);
 	} else if (v6 && proto == 58 && len >= 48 && p[40] == 128) {
@@ -369,7 +556,7 @@ static void tun_in(struct ctx *c, uint8_t *buf, size_t cap,
 				   h.gso_type != VNET_GSO_NONE);
 	}
 	if (tun_has_vnet_hdr(c->tun))
-		vnet_gro_flush(c->gro, write_tun, c->tun);
+		vnet_gro_flush(c->gro, write_tun, c);
 }
 
 static void on_event(void *arg, const struct netlink_event *ev)
@@ -393,9 +580,9 @@ static void on_event(void *arg, const struct netlink_event *ev)
 static void print_stats(const struct stats *st)
 {
 	printf("STATS reads=%u gso=%u segs=%u bad_csum=%u split_err=%u "
-	       "echo=%u tcp_bytes=%" PRIu64 " tcp_done=%u\n",
+	       "echo=%u tcp_bytes=%" PRIu64 " tcp_done=%u gro_super=%u\n",
 	       st->reads, st->gso, st->segs, st->bad_csum, st->split_err,
-	       st->echo, st->tcp_bytes, st->tcp_done);
+	       st->echo, st->tcp_bytes, st->tcp_done, st->gro_super);
 }
 
 /* Wait up to 1 s for the echo reply with our id and seq. */
@@ -497,6 +684,7 @@ struct opts {
 	bool vnet;
 	const char *ping;
 	unsigned count;
+	bool gro_check;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -510,6 +698,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "no-vnet-hdr", no_argument, NULL, 'V' },
 		{ "ping", required_argument, NULL, 'p' },
 		{ "count", required_argument, NULL, 'c' },
+		{ "gro-check", no_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -544,6 +733,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'c':
 			o->count = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'g':
+			o->gro_check = true;
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -567,6 +759,24 @@ static int configure(struct netlink *nl, unsigned idx, const struct opts *o)
 	return ret;
 }
 
+static void gro_check_start(struct ctx *c, const struct opts *o)
+{
+	bool have4 = false, have6 = false;
+
+	for (size_t i = 0; i < o->naddrs; i++) {
+		bool v6 = o->addrs[i].family == AF_INET6;
+		int ret;
+
+		if (v6 ? have6 : have4)
+			continue;
+		ret = gro_start(c, &c->gro_checks[v6], &o->addrs[i]);
+		if (ret)
+			printf("GROBAD family=%d setup: %s\n", v6 ? 6 : 4,
+			       strerror(-ret));
+		*(v6 ? &have6 : &have4) = true;
+	}
+}
+
 static int serve(struct ctx *c, struct netlink_watch *w, unsigned timeout)
 {
 	static uint8_t buf[VNET_HDR_LEN + VNET_MAX_PACKET];
@@ -578,17 +788,32 @@ static int serve(struct ctx *c, struct netlink_watch *w, unsigned timeout)
 	for (int i = 0; i < MAX_SEGS; i++)
 		segs[i] = store[i];
 	while (!stop && clock_now_ms() < end) {
-		struct pollfd p[2] = {
+		struct pollfd p[6] = {
 			{ .fd = tun_fd(c->tun), .events = POLLIN },
 			{ .fd = netlink_watch_fd(w), .events = POLLIN },
 		};
 
-		if (poll(p, 2, 200) < 0 && errno != EINTR)
+		for (int i = 0; i < 2; i++) {
+			const struct grocheck *g = &c->gro_checks[i];
+
+			p[2 + 2 * i].fd = g->active && !g->done ? g->lfd : -1;
+			p[3 + 2 * i].fd = g->active && !g->done ? g->cfd : -1;
+			p[2 + 2 * i].events = p[3 + 2 * i].events = POLLIN;
+		}
+		if (poll(p, 6, 200) < 0 && errno != EINTR)
 			return -errno;
 		if (p[0].revents & POLLIN)
 			tun_in(c, buf, sizeof(buf), segs, lens);
 		if (p[1].revents & POLLIN)
 			netlink_watch_process(w, 16);
+		for (int i = 0; i < 2; i++) {
+			struct grocheck *g = &c->gro_checks[i];
+
+			gro_poll(g);
+			if (g->active && !g->srv_next && g->syns < 50 &&
+			    clock_now_ms() - g->syn_ms >= 200)
+				gro_syn(c, g);
+		}
 		fflush(stdout);
 	}
 	return 0;
@@ -630,7 +855,11 @@ int main(int argc, char **argv)
 	}
 	printf("READY %s ifindex=%u offloads=0x%x\n", tun_name(c.tun),
 	       tun_ifindex(c.tun), tun_offloads(c.tun));
+	if (o.gro_check)
+		gro_check_start(&c, &o);
 	ret = serve(&c, w, o.timeout);
+	gro_stop(&c.gro_checks[0]);
+	gro_stop(&c.gro_checks[1]);
 	print_stats(&c.st);
 out:
 	netlink_watch_close(w);
