@@ -330,8 +330,15 @@ static int check_macs(struct wg_device *dev, const union sockaddr_any *src,
 		dev->stats.rx_bad_mac1++;
 		return -EBADMSG;
 	}
-	if (!load || st == WG_COOKIE_VALID_MAC_WITH_COOKIE)
+	if (!load)
 		return 0;
+	if (st == WG_COOKIE_VALID_MAC_WITH_COOKIE) {
+		/* the source is proven; it still gets only its share */
+		if (wg_ratelimiter_allow(&dev->ratelimiter, src, now_ms))
+			return 0;
+		dev->stats.rx_ratelimited++;
+		return -EBUSY;
+	}
 	if (wg_cookie_create_reply(&dev->checker, &dev->b2, &reply, pkt, len,
 				   sender, src, now_ms, dev->cfg.random,
 				   dev->cfg.random_arg) == 0)
@@ -646,6 +653,15 @@ int wg_device_create(const struct wg_device_config *cfg,
 	rc = wg_blake2s_init(&dev->b2);
 	if (rc)
 		goto err;
+	{
+		uint8_t key[16];
+
+		dev->cfg.random(key, sizeof(key), dev->cfg.random_arg);
+		rc = wg_ratelimiter_init(&dev->ratelimiter, 0, key);
+		sodium_memzero(key, sizeof(key));
+		if (rc)
+			goto err;
+	}
 	if (cfg->private_key) {
 		rc = wg_device_set_private_key(dev, cfg->private_key);
 		if (rc)
@@ -677,6 +693,7 @@ void wg_device_destroy(struct wg_device *dev)
 		peer_free(p);
 	}
 	wg_blake2s_free(&dev->b2);
+	wg_ratelimiter_free(&dev->ratelimiter);
 	wg_noise_static_clear(&dev->id);
 	wg_cookie_checker_clear(&dev->checker);
 	free(dev->index);

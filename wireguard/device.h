@@ -75,6 +75,7 @@ struct wg_device_stats {
 	uint64_t rx_malformed;	    /* bad type, reserved bytes or length */
 	uint64_t rx_bad_mac1;	    /* handshake message with a wrong MAC1 */
 	uint64_t rx_cookie_sent;    /* under load without a valid MAC2 */
+	uint64_t rx_ratelimited;    /* under load, over the per-source rate */
 	uint64_t rx_handshake_bad;  /* does not decrypt, or unknown peer */
 	uint64_t rx_handshake_replay; /* initiation timestamp not newer */
 	uint64_t rx_handshake_flood;  /* initiations closer than 20 ms */

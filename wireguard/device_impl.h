@@ -10,6 +10,7 @@
 #include "wireguard/aead.h"
 #include "wireguard/blake2s.h"
 #include "wireguard/cookie.h"
+#include "wireguard/ratelimiter.h"
 #include "wireguard/device.h"
 #include "wireguard/replay.h"
 #include "wireguard/timers.h"
@@ -71,6 +72,7 @@ struct wg_device {
 	struct wg_blake2s b2;
 	struct wg_noise_env env;
 	struct wg_cookie_checker checker;
+	struct wg_ratelimiter ratelimiter;
 	struct wg_index_entry **index;
 	struct wg_peer **peer_hash;
 	struct wg_peer *peers;

@@ -595,6 +595,12 @@ static void test_cookie_under_load(void **state)
 	/* the response goes back through A's checker, which is not loaded */
 	assert_int_equal(deliver(f, &f->b, &f->a), 1);
 	assert_int_equal(f->a.events[WG_EV_SESSION_READY], 1);
+	/* under load a proven source still gets 5 at once, then 20 a second */
+	for (int i = 0; i < 10; i++)
+		assert_true(wg_device_recv(f->b.dev, &f->a.addr, init.buf,
+					   init.len, f->now, &rx) < 0);
+	assert_int_equal(wg_device_stats(f->b.dev)->rx_ratelimited, 6);
+	assert_int_equal(wg_device_stats(f->b.dev)->rx_handshake_replay, 4);
 	/* load passes after a second without a big backlog */
 	assert_false(wg_device_under_load(f->b.dev,
 					  f->now + WG_UNDER_LOAD_AFTER_MS));
