@@ -153,7 +153,8 @@ int uapi_write_set(struct uapi_buf *b, const struct uapi_set *s);
 
 /*
  * Socket helpers: a listening unix stream socket at dir/NAME.sock (dir NULL:
- * /var/run/wireguard), made with mode 0600, a stale socket file replaced.
+ * /var/run/wireguard), bound under umask 077 (owner only, as wireguard-go
+ * does), a stale socket file replaced.
  * Returns the fd or -errno.
  */
 int uapi_listen(const char *dir, const char *ifname);
