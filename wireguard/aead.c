@@ -143,8 +143,8 @@ int wg_xaead_open(const uint8_t key[WG_AEAD_KEY_LEN],
 {
 	if (len < WG_AEAD_TAG_LEN)
 		return -EBADMSG;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, len,
-						       ad, adlen, nonce, key))
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    dst, NULL, NULL, src, len, ad, adlen, nonce, key))
 		return -EBADMSG;
 	return 0;
 }

@@ -21,12 +21,12 @@ enum {
 };
 
 struct wg_blake2s {
-	void *md;	/* EVP_MD *, BLAKE2S-256 */
-	void *mdctx;	/* EVP_MD_CTX * */
-	void *hmac;	/* EVP_MAC *, HMAC */
-	void *hmacctx;	/* EVP_MAC_CTX *, digest set to BLAKE2S-256 */
-	void *kmac;	/* EVP_MAC *, BLAKE2SMAC */
-	void *kmacctx;	/* EVP_MAC_CTX *, size set to 16 */
+	void *md; /* EVP_MD *, BLAKE2S-256 */
+	void *mdctx; /* EVP_MD_CTX * */
+	void *hmac; /* EVP_MAC *, HMAC */
+	void *hmacctx; /* EVP_MAC_CTX *, digest set to BLAKE2S-256 */
+	void *kmac; /* EVP_MAC *, BLAKE2SMAC */
+	void *kmacctx; /* EVP_MAC_CTX *, size set to 16 */
 };
 
 /* 0, or -ENOMEM / -ENOTSUP when libcrypto lacks BLAKE2s. */

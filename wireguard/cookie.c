@@ -7,7 +7,7 @@
 
 #include "wireguard/aead.h"
 
-static const char LABEL_MAC1[] = "mac1----";	 /* §5.4.4 */
+static const char LABEL_MAC1[] = "mac1----"; /* §5.4.4 */
 static const char LABEL_COOKIE[] = "cookie--"; /* §5.4.7 */
 
 static int derive_keys(struct wg_blake2s *b2, uint8_t mac1_key[WG_HASH_LEN],
@@ -140,9 +140,9 @@ int wg_cookie_add_macs(struct wg_cookie_maker *m, struct wg_blake2s *b2,
 		return -EIO;
 	memcpy(m->last_mac1_sent, macs->mac1, WG_MAC_LEN);
 	m->have_sent_mac1 = true;
-	if (m->cookie_valid &&
-	    now_ms < m->cookie_birth_ms + COOKIE_SECRET_MAX_AGE_MS -
-			     COOKIE_SECRET_LATENCY_MS) {
+	if (m->cookie_valid && now_ms < m->cookie_birth_ms +
+						COOKIE_SECRET_MAX_AGE_MS -
+						COOKIE_SECRET_LATENCY_MS) {
 		if (wg_blake2s_mac(b2, macs->mac2, m->cookie, WG_COOKIE_LEN,
 				   msg, off + WG_MAC_LEN))
 			return -EIO;

@@ -21,7 +21,7 @@
 
 enum wg_cookie_const {
 	COOKIE_SECRET_MAX_AGE_MS = 120 * 1000, /* §6.1 (2 minutes) */
-	COOKIE_SECRET_LATENCY_MS = 5 * 1000,   /* §6.1 */
+	COOKIE_SECRET_LATENCY_MS = 5 * 1000, /* §6.1 */
 };
 
 enum wg_cookie_mac_state {
@@ -31,15 +31,15 @@ enum wg_cookie_mac_state {
 };
 
 struct wg_cookie_checker {
-	uint8_t mac1_key[WG_HASH_LEN];	 /* HASH("mac1----" || S_local_pub) */
+	uint8_t mac1_key[WG_HASH_LEN]; /* HASH("mac1----" || S_local_pub) */
 	uint8_t cookie_key[WG_HASH_LEN]; /* HASH("cookie--" || S_local_pub) */
-	uint8_t secret[WG_HASH_LEN];	 /* Rm, secret */
+	uint8_t secret[WG_HASH_LEN]; /* Rm, secret */
 	uint64_t secret_birth_ms;
 	bool has_secret;
 };
 
 struct wg_cookie_maker {
-	uint8_t mac1_key[WG_HASH_LEN];	 /* HASH("mac1----" || S_remote_pub) */
+	uint8_t mac1_key[WG_HASH_LEN]; /* HASH("mac1----" || S_remote_pub) */
 	uint8_t cookie_key[WG_HASH_LEN]; /* HASH("cookie--" || S_remote_pub) */
 	uint8_t cookie[WG_COOKIE_LEN];
 	uint64_t cookie_birth_ms;

@@ -176,7 +176,8 @@ out:
 
 static bool keypair_can_send(const struct wg_keypair *kp, uint64_t now_ms)
 {
-	return kp && kp->in_use && now_ms < kp->birth_ms + REJECT_AFTER_TIME_MS &&
+	return kp && kp->in_use &&
+	       now_ms < kp->birth_ms + REJECT_AFTER_TIME_MS &&
 	       kp->send_counter < REJECT_AFTER_MESSAGES;
 }
 
@@ -245,14 +246,14 @@ static void keep_key_fresh_send(struct wg_peer *p, uint64_t now_ms)
 {
 	struct wg_keypair *kp = p->current;
 
-	if (kp && (kp->send_counter > REKEY_AFTER_MESSAGES ||
-		   (kp->initiator &&
-		    now_ms >= kp->birth_ms + REKEY_AFTER_TIME_MS)))
+	if (kp &&
+	    (kp->send_counter > REKEY_AFTER_MESSAGES ||
+	     (kp->initiator && now_ms >= kp->birth_ms + REKEY_AFTER_TIME_MS)))
 		send_initiation(p, now_ms, false);
 }
 
-int wg_peer_encrypt(struct wg_peer *peer, uint8_t *buf, size_t len,
-		    size_t cap, uint64_t now_ms, size_t *out_len)
+int wg_peer_encrypt(struct wg_peer *peer, uint8_t *buf, size_t len, size_t cap,
+		    uint64_t now_ms, size_t *out_len)
 {
 	struct wg_keypair *kp = peer->current;
 	struct wg_msg_data *m = (struct wg_msg_data *)buf;
@@ -342,8 +343,8 @@ static int check_macs(struct wg_device *dev, const union sockaddr_any *src,
 	if (wg_cookie_create_reply(&dev->checker, &dev->b2, &reply, pkt, len,
 				   sender, src, now_ms, dev->cfg.random,
 				   dev->cfg.random_arg) == 0)
-		dev->cfg.send(NULL, src, (const uint8_t *)&reply,
-			      sizeof(reply), dev->cfg.send_arg);
+		dev->cfg.send(NULL, src, (const uint8_t *)&reply, sizeof(reply),
+			      dev->cfg.send_arg);
 	dev->stats.rx_cookie_sent++;
 	return -EBUSY;
 }
@@ -381,8 +382,8 @@ static int recv_initiation(struct wg_device *dev, const union sockaddr_any *src,
 			msg->sender, now_ms);
 	if (rc)
 		return rc;
-	rc = wg_noise_consume_initiation(&dev->env, msg->u.init,
-					 lookup_peer_hs, dev, now_ms, &hs);
+	rc = wg_noise_consume_initiation(&dev->env, msg->u.init, lookup_peer_hs,
+					 dev, now_ms, &hs);
 	if (rc) {
 		count_initiation_error(dev, rc);
 		return rc;
@@ -619,8 +620,7 @@ uint64_t wg_device_next_deadline(const struct wg_device *dev)
 
 /* ---------------------------------------------------------- device, peers */
 
-int wg_device_create(const struct wg_device_config *cfg,
-		     struct wg_device **out)
+int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 {
 	struct wg_device *dev;
 	int rc;
@@ -642,9 +642,10 @@ int wg_device_create(const struct wg_device_config *cfg,
 		dev->cfg.random = default_random;
 	if (!dev->cfg.tai64n)
 		dev->cfg.tai64n = wg_tai64n_now;
-	dev->env = (struct wg_noise_env){ &dev->b2, &dev->id, dev->cfg.random,
-					  dev->cfg.random_arg, dev->cfg.tai64n,
-					  dev->cfg.tai64n_arg };
+	dev->env =
+		(struct wg_noise_env){ &dev->b2,	&dev->id,
+				       dev->cfg.random, dev->cfg.random_arg,
+				       dev->cfg.tai64n, dev->cfg.tai64n_arg };
 	dev->index = calloc(WG_INDEX_BUCKETS, sizeof(*dev->index));
 	dev->peer_hash = calloc(WG_PEER_BUCKETS, sizeof(*dev->peer_hash));
 	rc = -ENOMEM;
@@ -788,8 +789,7 @@ struct wg_peer *wg_device_find_peer(struct wg_device *dev,
 	return p;
 }
 
-struct wg_peer *wg_device_next_peer(struct wg_device *dev,
-				    struct wg_peer *prev)
+struct wg_peer *wg_device_next_peer(struct wg_device *dev, struct wg_peer *prev)
 {
 	return prev ? prev->list_next : dev->peers;
 }

@@ -58,9 +58,9 @@ typedef void (*wg_notify_fn)(struct wg_peer *peer, enum wg_peer_event ev,
 
 struct wg_device_config {
 	const uint8_t *private_key; /* 32 bytes, or NULL to set later */
-	uint16_t mtu;		    /* of the tunnel; 0: WG_DEFAULT_MTU */
-	uint32_t max_peers;	    /* 0: WG_DEFAULT_MAX_PEERS */
-	wg_send_fn send;	    /* required */
+	uint16_t mtu; /* of the tunnel; 0: WG_DEFAULT_MTU */
+	uint32_t max_peers; /* 0: WG_DEFAULT_MAX_PEERS */
+	wg_send_fn send; /* required */
 	void *send_arg;
 	wg_notify_fn notify; /* optional */
 	void *notify_arg;
@@ -72,20 +72,20 @@ struct wg_device_config {
 
 /* Packets dropped, by reason: each is counted, none is logged per packet. */
 struct wg_device_stats {
-	uint64_t rx_malformed;	    /* bad type, reserved bytes or length */
-	uint64_t rx_bad_mac1;	    /* handshake message with a wrong MAC1 */
-	uint64_t rx_cookie_sent;    /* under load without a valid MAC2 */
-	uint64_t rx_ratelimited;    /* under load, over the per-source rate */
-	uint64_t rx_handshake_bad;  /* does not decrypt, or unknown peer */
+	uint64_t rx_malformed; /* bad type, reserved bytes or length */
+	uint64_t rx_bad_mac1; /* handshake message with a wrong MAC1 */
+	uint64_t rx_cookie_sent; /* under load without a valid MAC2 */
+	uint64_t rx_ratelimited; /* under load, over the per-source rate */
+	uint64_t rx_handshake_bad; /* does not decrypt, or unknown peer */
 	uint64_t rx_handshake_replay; /* initiation timestamp not newer */
-	uint64_t rx_handshake_flood;  /* initiations closer than 20 ms */
-	uint64_t rx_unknown_index;  /* no session or handshake has it */
-	uint64_t rx_cookie_bad;	    /* cookie reply that does not open */
-	uint64_t rx_key_expired;    /* data on a keypair past its limits */
-	uint64_t rx_replay;	    /* counter already seen or too old */
-	uint64_t rx_bad_auth;	    /* data that does not authenticate */
-	uint64_t rx_bad_ip;	    /* decrypted, but not one IP packet */
-	uint64_t tx_no_session;	    /* encrypt asked without a usable key */
+	uint64_t rx_handshake_flood; /* initiations closer than 20 ms */
+	uint64_t rx_unknown_index; /* no session or handshake has it */
+	uint64_t rx_cookie_bad; /* cookie reply that does not open */
+	uint64_t rx_key_expired; /* data on a keypair past its limits */
+	uint64_t rx_replay; /* counter already seen or too old */
+	uint64_t rx_bad_auth; /* data that does not authenticate */
+	uint64_t rx_bad_ip; /* decrypted, but not one IP packet */
+	uint64_t tx_no_session; /* encrypt asked without a usable key */
 };
 
 /* Per-peer figures, for `wg show` through the UAPI. */
@@ -93,7 +93,7 @@ struct wg_peer_info {
 	uint8_t public_key[WG_KEY_LEN];
 	union sockaddr_any endpoint; /* family AF_UNSPEC when unknown */
 	uint64_t rx_bytes, tx_bytes; /* whole WireGuard messages */
-	uint64_t last_handshake_ms;  /* caller's clock; 0 = never */
+	uint64_t last_handshake_ms; /* caller's clock; 0 = never */
 	/* the same moment on the wall clock (the tai64n source), for `wg show` */
 	uint64_t last_handshake_unix_s;
 	uint32_t last_handshake_unix_ns;
@@ -157,8 +157,8 @@ bool wg_peer_has_session(const struct wg_peer *peer, uint64_t now_ms);
 /* What wg_device_recv made of a datagram. */
 struct wg_rx {
 	struct wg_peer *peer; /* whose message it was, or NULL */
-	uint8_t *data;	      /* decrypted IP packet, inside the buffer */
-	size_t len;	      /* its length; 0 for everything but data */
+	uint8_t *data; /* decrypted IP packet, inside the buffer */
+	size_t len; /* its length; 0 for everything but data */
 };
 
 /*
@@ -180,8 +180,8 @@ int wg_device_recv(struct wg_device *dev, const union sockaddr_any *src,
  * length, from buf. -ENOKEY: no usable session (a handshake was started;
  * queue the packet and send it on WG_EV_SESSION_READY); -EMSGSIZE.
  */
-int wg_peer_encrypt(struct wg_peer *peer, uint8_t *buf, size_t len,
-		    size_t cap, uint64_t now_ms, size_t *out_len);
+int wg_peer_encrypt(struct wg_peer *peer, uint8_t *buf, size_t len, size_t cap,
+		    uint64_t now_ms, size_t *out_len);
 
 /* Start a handshake now unless one went out less than REKEY_TIMEOUT ago. */
 void wg_peer_start_handshake(struct wg_peer *peer, uint64_t now_ms);

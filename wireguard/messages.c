@@ -48,7 +48,8 @@ int wg_msg_parse(const uint8_t *buf, size_t len, struct wg_msg *out)
 
 size_t wg_msg_data_len(size_t plaintext_len)
 {
-	size_t padded = (plaintext_len + WG_DATA_PAD - 1) & ~(size_t)(WG_DATA_PAD - 1);
+	size_t padded =
+		(plaintext_len + WG_DATA_PAD - 1) & ~(size_t)(WG_DATA_PAD - 1);
 
 	return WG_DATA_OVERHEAD + padded;
 }

@@ -15,9 +15,9 @@
 
 enum wg_msg_type {
 	WG_MSG_INITIATION = 1, /* §5.4.2 */
-	WG_MSG_RESPONSE = 2,   /* §5.4.3 */
-	WG_MSG_COOKIE = 3,     /* §5.4.7 */
-	WG_MSG_DATA = 4,       /* §5.4.6 */
+	WG_MSG_RESPONSE = 2, /* §5.4.3 */
+	WG_MSG_COOKIE = 3, /* §5.4.7 */
+	WG_MSG_DATA = 4, /* §5.4.6 */
 };
 
 enum {
@@ -26,8 +26,8 @@ enum {
 	WG_COOKIE_LEN = 16,
 	WG_COOKIE_NONCE_LEN = 24,
 	WG_DATA_HEADER_LEN = 16, /* type, receiver index, counter */
-	WG_DATA_OVERHEAD = 32,	 /* header and Poly1305 tag */
-	WG_DATA_PAD = 16,	 /* plaintext padded to a multiple (§5.4.6) */
+	WG_DATA_OVERHEAD = 32, /* header and Poly1305 tag */
+	WG_DATA_PAD = 16, /* plaintext padded to a multiple (§5.4.6) */
 };
 
 /* The protocol's timing and counting constants (WireGuard §6.1, §6.4). */
@@ -93,15 +93,15 @@ _Static_assert(sizeof(struct wg_msg_data) == WG_DATA_HEADER_LEN, "data size");
 struct wg_msg {
 	enum wg_msg_type type;
 	uint32_t receiver; /* response, cookie, data; host order */
-	uint32_t sender;   /* initiation, response */
-	uint64_t counter;  /* data */
+	uint32_t sender; /* initiation, response */
+	uint64_t counter; /* data */
 	union {
 		const struct wg_msg_initiation *init;
 		const struct wg_msg_response *resp;
 		const struct wg_msg_cookie *cookie;
 		const struct wg_msg_data *data;
 	} u;
-	size_t len;	    /* the whole message */
+	size_t len; /* the whole message */
 	size_t payload_len; /* data: ciphertext and tag, >= 16 */
 };
 

@@ -146,7 +146,8 @@ static int open_and_hash(const struct wg_noise_env *env, struct symmetric *s,
 	return mix_hash(env, s, src, len) ? -EIO : 0;
 }
 
-int wg_noise_keypair_from(struct wg_noise_static *s, const uint8_t priv[WG_KEY_LEN])
+int wg_noise_keypair_from(struct wg_noise_static *s,
+			  const uint8_t priv[WG_KEY_LEN])
 {
 	memcpy(s->priv, priv, WG_KEY_LEN);
 	s->priv[0] &= 248;
@@ -445,6 +446,6 @@ void wg_tai64n_decode(const uint8_t in[WG_TAI64N_LEN], uint64_t *unix_s,
 	for (int i = 8; i < 12; i++)
 		n = n << 8 | in[i];
 	*unix_s = label >= 0x400000000000000aULL ? label - 0x400000000000000aULL
-						  : 0;
+						 : 0;
 	*ns = n;
 }

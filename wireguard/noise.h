@@ -79,7 +79,8 @@ struct wg_noise_session_keys {
 };
 
 /* Key pair from 32 random bytes: clamps priv, derives pub. 0 or -EINVAL. */
-int wg_noise_keypair_from(struct wg_noise_static *s, const uint8_t priv[WG_KEY_LEN]);
+int wg_noise_keypair_from(struct wg_noise_static *s,
+			  const uint8_t priv[WG_KEY_LEN]);
 void wg_noise_static_clear(struct wg_noise_static *s);
 
 /*
@@ -143,8 +144,7 @@ int wg_noise_derive_keys(const struct wg_noise_env *env,
 /* The current wall time as TAI64N, nanoseconds whitened to 2^24 ns (§5.4.2). */
 void wg_tai64n_now(uint8_t out[WG_TAI64N_LEN], void *arg);
 /* Encode unix seconds and nanoseconds as TAI64N (no whitening). */
-void wg_tai64n_encode(uint8_t out[WG_TAI64N_LEN], uint64_t unix_s,
-		      uint32_t ns);
+void wg_tai64n_encode(uint8_t out[WG_TAI64N_LEN], uint64_t unix_s, uint32_t ns);
 
 /* Decode TAI64N back to unix seconds and nanoseconds. */
 void wg_tai64n_decode(const uint8_t in[WG_TAI64N_LEN], uint64_t *unix_s,

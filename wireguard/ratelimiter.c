@@ -55,7 +55,8 @@ static bool source_of(const union sockaddr_any *src, uint8_t ip[8],
 
 static bool take(struct wg_ratelimiter_entry *e, uint64_t now_us)
 {
-	uint64_t t = e->tokens_us + (now_us > e->last_us ? now_us - e->last_us : 0);
+	uint64_t t =
+		e->tokens_us + (now_us > e->last_us ? now_us - e->last_us : 0);
 
 	e->tokens_us = t > TOKEN_MAX_US ? TOKEN_MAX_US : t;
 	e->last_us = now_us;

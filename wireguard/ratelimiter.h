@@ -25,16 +25,16 @@ enum wg_ratelimiter_const {
 };
 
 struct wg_ratelimiter_entry {
-	uint8_t ip[8];	     /* IPv4 address, or the IPv6 /64 */
-	uint8_t family;	     /* 0: free */
-	uint64_t last_us;    /* last refill, microseconds */
-	uint64_t tokens_us;  /* credit, in microseconds of rate */
+	uint8_t ip[8]; /* IPv4 address, or the IPv6 /64 */
+	uint8_t family; /* 0: free */
+	uint64_t last_us; /* last refill, microseconds */
+	uint64_t tokens_us; /* credit, in microseconds of rate */
 };
 
 struct wg_ratelimiter {
 	struct wg_ratelimiter_entry *table; /* sets * RATELIMIT_WAYS */
-	uint32_t sets;			    /* a power of two */
-	uint8_t key[16];		    /* SipHash key: sets unpredictable */
+	uint32_t sets; /* a power of two */
+	uint8_t key[16]; /* SipHash key: sets unpredictable */
 };
 
 /* sets: a power of two, 0 for the default. 0, -EINVAL or -ENOMEM. */

@@ -107,7 +107,8 @@ void wg_timers_handshake_complete(struct wg_timers *t, uint64_t now_ms)
 /* §6.3: keys not renewed for 3 * REJECT_AFTER_TIME are erased */
 void wg_timers_session_derived(struct wg_timers *t, uint64_t now_ms)
 {
-	arm(t, WG_TIMER_ZERO_KEY_MATERIAL, now_ms + 3ULL * REJECT_AFTER_TIME_MS);
+	arm(t, WG_TIMER_ZERO_KEY_MATERIAL,
+	    now_ms + 3ULL * REJECT_AFTER_TIME_MS);
 }
 
 uint64_t wg_timers_next(const struct wg_timers *t)

@@ -18,9 +18,9 @@
 
 enum wg_timer {
 	WG_TIMER_RETRANSMIT_HANDSHAKE, /* no response to our initiation */
-	WG_TIMER_SEND_KEEPALIVE,       /* we received data and sent nothing */
-	WG_TIMER_NEW_HANDSHAKE,	       /* we sent data and heard nothing */
-	WG_TIMER_ZERO_KEY_MATERIAL,    /* no new session for 3 * REJECT_AFTER_TIME */
+	WG_TIMER_SEND_KEEPALIVE, /* we received data and sent nothing */
+	WG_TIMER_NEW_HANDSHAKE, /* we sent data and heard nothing */
+	WG_TIMER_ZERO_KEY_MATERIAL, /* no new session for 3 * REJECT_AFTER_TIME */
 	WG_TIMER_PERSISTENT_KEEPALIVE, /* the user's keepalive interval */
 	WG_TIMER_COUNT,
 };
@@ -39,7 +39,7 @@ struct wg_timers {
 	unsigned handshake_attempts;
 	bool need_another_keepalive;
 	uint32_t persistent_keepalive_ms; /* 0 = off */
-	wg_random_fn random;		  /* for REKEY_TIMEOUT jitter */
+	wg_random_fn random; /* for REKEY_TIMEOUT jitter */
 	void *random_arg;
 };
 

@@ -144,10 +144,10 @@ int main(int argc, char **argv)
 	ectx = EVP_CIPHER_CTX_new();
 	dctx = EVP_CIPHER_CTX_new();
 	if (!ectx || !dctx ||
-	    EVP_EncryptInit_ex(ectx, EVP_chacha20_poly1305(), NULL, key, NULL) !=
-		    1 ||
-	    EVP_DecryptInit_ex(dctx, EVP_chacha20_poly1305(), NULL, key, NULL) !=
-		    1)
+	    EVP_EncryptInit_ex(ectx, EVP_chacha20_poly1305(), NULL, key,
+			       NULL) != 1 ||
+	    EVP_DecryptInit_ex(dctx, EVP_chacha20_poly1305(), NULL, key,
+			       NULL) != 1)
 		return 1;
 	printf("ChaCha20-Poly1305, %d-byte packets, %u per run, best of %d "
 	       "interleaved runs\n",

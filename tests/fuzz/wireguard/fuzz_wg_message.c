@@ -97,8 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	if (wg_msg_parse(buf, size, &m) == 0) {
-		if (m.len != size || (m.type == WG_MSG_DATA &&
-				      m.payload_len + WG_DATA_HEADER_LEN != size))
+		if (m.len != size ||
+		    (m.type == WG_MSG_DATA &&
+		     m.payload_len + WG_DATA_HEADER_LEN != size))
 			abort();
 	}
 	addr_parse("192.0.2.1:51820", 0, &src);

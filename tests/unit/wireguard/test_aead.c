@@ -35,9 +35,10 @@ static void check_len(struct wg_aead_key *k, size_t len, const uint8_t *ad,
 	/* ours seals, libsodium opens */
 	assert_int_equal(wg_aead_seal(k, counter, ct, pt, len, ad, adlen), 0);
 	sodium_nonce(n, counter);
-	assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(
-				 out, &l, NULL, ct, len + 16, ad, adlen, n, key),
-			 0);
+	assert_int_equal(
+		crypto_aead_chacha20poly1305_ietf_decrypt(
+			out, &l, NULL, ct, len + 16, ad, adlen, n, key),
+		0);
 	assert_int_equal(l, len);
 	assert_memory_equal(out, pt, len);
 	/* libsodium seals, ours opens, in place */
@@ -45,12 +46,12 @@ static void check_len(struct wg_aead_key *k, size_t len, const uint8_t *ad,
 				 out, &l, pt, len, ad, adlen, NULL, n, key),
 			 0);
 	assert_memory_equal(out, ct, len + 16);
-	assert_int_equal(wg_aead_open(k, counter, out, out, len + 16, ad, adlen),
-			 0);
+	assert_int_equal(
+		wg_aead_open(k, counter, out, out, len + 16, ad, adlen), 0);
 	assert_memory_equal(out, pt, len);
 	/* the one-shot forms agree */
-	assert_int_equal(wg_aead_seal_once(key, counter, out, pt, len, ad, adlen),
-			 0);
+	assert_int_equal(
+		wg_aead_seal_once(key, counter, out, pt, len, ad, adlen), 0);
 	assert_memory_equal(out, ct, len + 16);
 }
 
@@ -83,8 +84,9 @@ static void test_forgeries_fail(void **state)
 	for (size_t i = 0; i < (len + 16) * 8; i += 3) {
 		memcpy(out, ct, len + 16);
 		out[i / 8] ^= (uint8_t)(1 << (i % 8));
-		assert_int_equal(wg_aead_open(&k, 5, out, out, len + 16, NULL, 0),
-				 -EBADMSG);
+		assert_int_equal(
+			wg_aead_open(&k, 5, out, out, len + 16, NULL, 0),
+			-EBADMSG);
 	}
 	/* wrong counter, short input, and a good one after all that */
 	assert_int_equal(wg_aead_open(&k, 6, out, ct, len + 16, NULL, 0),

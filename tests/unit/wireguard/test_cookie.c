@@ -31,8 +31,7 @@ static const char V_COOKIE_SECRET[] =
 	"e2188fa45a415b4a9a783a17e1c4e7a41e7b746a0a9e379b3f9c1494b55e57ea";
 static const char V_COOKIE_NONCE[] =
 	"d80e5cf4cfb91aa1be8328be254ff4ccb573ef9b7a8adc0a";
-static const char V_COOKIE[] =
-	"db9f9c1bf8f25ed323b770d5d9c98df9";
+static const char V_COOKIE[] = "db9f9c1bf8f25ed323b770d5d9c98df9";
 static const char V_COOKIE_REPLY[] =
 	"0300000044332211d80e5cf4cfb91aa1be8328be254ff4ccb573ef9b7a8adc0a"
 	"af59b49fba060cdea8e007ca4931887618a2032ebc16b11ce251699afa68efc4";
@@ -106,16 +105,15 @@ static void test_reply_and_mac2_vectors(void **state)
 	/* the initiator sent that initiation (same MAC1), takes the cookie */
 	memcpy(msg, f->init, sizeof(msg));
 	memset(msg + 116, 0, 32);
-	assert_int_equal(wg_cookie_add_macs(&f->maker, &f->b2, msg, sizeof(msg),
-					    0),
-			 0);
+	assert_int_equal(
+		wg_cookie_add_macs(&f->maker, &f->b2, msg, sizeof(msg), 0), 0);
 	assert_memory_equal(msg, f->init, sizeof(msg)); /* MAC1, no MAC2 */
 	assert_int_equal(wg_cookie_consume_reply(&f->maker, &reply, 1000), 0);
 	assert_memory_equal(f->maker.cookie, f->cookie, 16);
 	/* and its next message carries MAC2 */
-	assert_int_equal(wg_cookie_add_macs(&f->maker, &f->b2, msg, sizeof(msg),
-					    2000),
-			 0);
+	assert_int_equal(
+		wg_cookie_add_macs(&f->maker, &f->b2, msg, sizeof(msg), 2000),
+		0);
 	assert_memory_equal(msg, f->init_mac2, sizeof(msg));
 }
 
@@ -205,7 +203,8 @@ static void test_maker(void **state)
 
 	memcpy(&reply, f->reply, sizeof(reply));
 	/* nothing sent yet: nothing to take a cookie for */
-	assert_int_equal(wg_cookie_consume_reply(&f->maker, &reply, 0), -EINVAL);
+	assert_int_equal(wg_cookie_consume_reply(&f->maker, &reply, 0),
+			 -EINVAL);
 	memcpy(msg, f->init, sizeof(msg));
 	assert_int_equal(wg_cookie_add_macs(&f->maker, &f->b2, msg, 148, 0), 0);
 	/* forged: nonce, receiver-bound ciphertext or tag changed */
@@ -228,7 +227,8 @@ static void test_maker(void **state)
 	/* the cookie is used until 2 min - 5 s after it arrived (§6.1) */
 	assert_int_equal(wg_cookie_add_macs(&f->maker, &f->b2, msg, 148,
 					    10000 + COOKIE_SECRET_MAX_AGE_MS -
-						    COOKIE_SECRET_LATENCY_MS - 1),
+						    COOKIE_SECRET_LATENCY_MS -
+						    1),
 			 0);
 	assert_memory_not_equal(msg + 132, zero, 16);
 	assert_int_equal(wg_cookie_add_macs(&f->maker, &f->b2, msg, 148,

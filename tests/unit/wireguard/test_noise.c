@@ -93,13 +93,12 @@ static void side_init(struct fx *f, struct side *s, const char *priv_hex,
 	s->env.tai64n_arg = &s->tai;
 	s->tai.s = 1700000000;
 	s->tai.ns = 0x01000000;
-	assert_int_equal(wg_noise_handshake_init(&s->hs, &s->env, remote_pub,
-						 f->psk),
-			 0);
+	assert_int_equal(
+		wg_noise_handshake_init(&s->hs, &s->env, remote_pub, f->psk),
+		0);
 	assert_int_equal(wg_cookie_maker_init(&s->maker, &f->b2, remote_pub),
 			 0);
-	assert_int_equal(wg_cookie_checker_init(&s->checker, &f->b2,
-						s->id.pub),
+	assert_int_equal(wg_cookie_checker_init(&s->checker, &f->b2, s->id.pub),
 			 0);
 }
 
@@ -144,9 +143,9 @@ static void do_initiation(struct fx *f, struct wg_msg_initiation *m)
 {
 	struct wg_noise_handshake *hs = NULL;
 
-	assert_int_equal(wg_noise_create_initiation(&f->i.env, &f->i.hs, m,
-						    0x11223344),
-			 0);
+	assert_int_equal(
+		wg_noise_create_initiation(&f->i.env, &f->i.hs, m, 0x11223344),
+		0);
 	assert_int_equal(wg_cookie_add_macs(&f->i.maker, &f->b2, (uint8_t *)m,
 					    sizeof(*m), 0),
 			 0);
@@ -252,12 +251,10 @@ static void test_initiation_rejects(void **state)
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		bad = m;
 		((uint8_t *)&bad)[offs[i]] ^= 0x01;
-		assert_int_not_equal(wg_noise_consume_initiation(&f->r.env,
-								 &bad,
-								 lookup_one,
-								 &f->r, 0,
-								 &hs),
-				     0);
+		assert_int_not_equal(
+			wg_noise_consume_initiation(&f->r.env, &bad, lookup_one,
+						    &f->r, 0, &hs),
+			0);
 	}
 	assert_int_equal(wg_noise_consume_initiation(&f->r.env, &m, lookup_one,
 						     &f->r, 0, &hs),
@@ -312,9 +309,8 @@ static void test_unknown_and_wrong_keys(void **state)
 		memset(priv, 0x42, sizeof(priv));
 		assert_int_equal(wg_noise_keypair_from(&wrong, priv), 0);
 		env.local = &wrong;
-		assert_int_equal(wg_noise_consume_initiation(&env, &m,
-							     lookup_one, other,
-							     0, &hs),
+		assert_int_equal(wg_noise_consume_initiation(
+					 &env, &m, lookup_one, other, 0, &hs),
 				 -EBADMSG);
 		wg_noise_static_clear(&wrong);
 	}
@@ -323,8 +319,8 @@ static void test_unknown_and_wrong_keys(void **state)
 						     other, 0, &hs),
 			 0);
 	memset(f->r.hs.psk, 0x99, 32);
-	assert_int_equal(wg_noise_create_response(&f->r.env, &f->r.hs, &resp, 2),
-			 0);
+	assert_int_equal(
+		wg_noise_create_response(&f->r.env, &f->r.hs, &resp, 2), 0);
 	assert_int_equal(wg_noise_consume_response(&f->i.env, &f->i.hs, &resp),
 			 -EBADMSG);
 	/* a response to nothing we sent */
@@ -333,7 +329,8 @@ static void test_unknown_and_wrong_keys(void **state)
 			 -EINVAL);
 	/* deriving keys before the handshake finished */
 	struct wg_noise_session_keys k;
-	assert_int_equal(wg_noise_derive_keys(&f->i.env, &f->i.hs, &k), -EINVAL);
+	assert_int_equal(wg_noise_derive_keys(&f->i.env, &f->i.hs, &k),
+			 -EINVAL);
 }
 
 /* A peer whose static key is a small-order point can never handshake. */
@@ -344,7 +341,8 @@ static void test_zero_dh(void **state)
 	struct wg_msg_initiation m;
 	uint8_t zero[32] = { 0 };
 
-	assert_int_equal(wg_noise_handshake_init(&hs, &f->i.env, zero, NULL), 0);
+	assert_int_equal(wg_noise_handshake_init(&hs, &f->i.env, zero, NULL),
+			 0);
 	assert_false(hs.ss_valid);
 	assert_int_equal(wg_noise_create_initiation(&f->i.env, &hs, &m, 1),
 			 -EINVAL);

@@ -74,8 +74,9 @@ static void test_against_reference(void **state)
 	nref = 0;
 	assert_int_equal(wg_ratelimiter_init(&rl, 0, key), 0);
 	for (int i = 0; i < 16; i++) {
-		snprintf(s, sizeof(s), i % 2 ? "192.0.2.%d:%d" : "[2001:db8:%x::1]:%d",
-			 i + 1, 1000 + i);
+		snprintf(s, sizeof(s),
+			 i % 2 ? "192.0.2.%d:%d" : "[2001:db8:%x::1]:%d", i + 1,
+			 1000 + i);
 		assert_int_equal(addr_parse(s, 0, &src[i]), 0);
 	}
 	for (int step = 0; step < 100000; step++) {

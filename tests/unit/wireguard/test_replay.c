@@ -76,7 +76,8 @@ static void run_walk(uint64_t base, uint64_t span, unsigned steps)
 			n = back(base, cur, WG_REPLAY_WINDOW - 1 + rnd() % 3);
 			break;
 		case 2: /* a jump ahead, sometimes past a whole ring */
-			cur += rnd() % (rnd() % 32 ? 200 : 3 * WG_REPLAY_BITS_TOTAL);
+			cur += rnd() %
+			       (rnd() % 32 ? 200 : 3 * WG_REPLAY_BITS_TOTAL);
 			n = cur;
 			break;
 		case 3: /* a duplicate of something recent */
@@ -98,13 +99,15 @@ static void run_walk(uint64_t base, uint64_t span, unsigned steps)
 		bool got = wg_replay_accept(&w, n);
 		bool want = ref_accept(&ref, n);
 		if (got != want || predicted != got)
-			fail_msg("counter %llu (step %u): window %d, reference %d, check %d",
-				 (unsigned long long)n, i, got, want, predicted);
+			fail_msg(
+				"counter %llu (step %u): window %d, reference %d, check %d",
+				(unsigned long long)n, i, got, want, predicted);
 		accepted += got;
 	}
 	/* the walk must have exercised both verdicts */
 	if (accepted <= steps / 4)
-		fail_msg("only %u of %u accepted, last %llu", accepted, steps, (unsigned long long)cur);
+		fail_msg("only %u of %u accepted, last %llu", accepted, steps,
+			 (unsigned long long)cur);
 	assert_true(accepted < steps);
 	free(ref.seen);
 }

@@ -102,11 +102,13 @@ static int setup(void **state)
 	memset(&f, 0, sizeof(f));
 	node_init(&f.a, "192.0.2.1:51820", 0xa1);
 	node_init(&f.b, "192.0.2.2:51820", 0xb2);
-	assert_int_equal(wg_device_add_peer(f.a.dev, wg_device_public_key(f.b.dev),
-					    NULL, &f.a.peer),
+	assert_int_equal(wg_device_add_peer(f.a.dev,
+					    wg_device_public_key(f.b.dev), NULL,
+					    &f.a.peer),
 			 0);
-	assert_int_equal(wg_device_add_peer(f.b.dev, wg_device_public_key(f.a.dev),
-					    NULL, &f.b.peer),
+	assert_int_equal(wg_device_add_peer(f.b.dev,
+					    wg_device_public_key(f.a.dev), NULL,
+					    &f.b.peer),
 			 0);
 	/* A knows where B is; B learns A's address from A's messages */
 	wg_peer_set_endpoint(f.a.peer, &f.b.addr);
@@ -161,11 +163,12 @@ static void handshake(struct fx *f, struct node *ini, struct node *resp)
 	assert_int_equal(ini->out[0].len, 148);
 	if (deliver(f, ini, resp) != 1) {
 		const struct wg_device_stats *st = wg_device_stats(resp->dev);
-		fail_msg("initiation refused: mac1 %llu bad %llu replay %llu flood %llu",
-			 (unsigned long long)st->rx_bad_mac1,
-			 (unsigned long long)st->rx_handshake_bad,
-			 (unsigned long long)st->rx_handshake_replay,
-			 (unsigned long long)st->rx_handshake_flood);
+		fail_msg(
+			"initiation refused: mac1 %llu bad %llu replay %llu flood %llu",
+			(unsigned long long)st->rx_bad_mac1,
+			(unsigned long long)st->rx_handshake_bad,
+			(unsigned long long)st->rx_handshake_replay,
+			(unsigned long long)st->rx_handshake_flood);
 	}
 	assert_int_equal(resp->nout, 1);
 	assert_int_equal(resp->out[0].len, 92);
@@ -199,9 +202,8 @@ static void expect_data(struct fx *f, struct node *from, struct node *to,
 	struct wg_rx rx;
 
 	make_ip(want, len, fill);
-	assert_int_equal(wg_device_recv(to->dev, &from->addr, msg, n, f->now,
-					&rx),
-			 0);
+	assert_int_equal(
+		wg_device_recv(to->dev, &from->addr, msg, n, f->now, &rx), 0);
 	assert_ptr_equal(rx.peer, to->peer);
 	assert_int_equal(rx.len, len);
 	assert_memory_equal(rx.data, want, len);
@@ -216,9 +218,9 @@ static void test_handshake_and_data(void **state)
 
 	/* no session: the packet is refused and a handshake starts */
 	make_ip(msg + 16, 100, 1);
-	assert_int_equal(wg_peer_encrypt(f->a.peer, msg, 100, sizeof(msg),
-					 f->now, &n),
-			 -ENOKEY);
+	assert_int_equal(
+		wg_peer_encrypt(f->a.peer, msg, 100, sizeof(msg), f->now, &n),
+		-ENOKEY);
 	assert_int_equal(f->a.nout, 1);
 	f->a.nout = 0;
 	f->now += REKEY_TIMEOUT_MS;
@@ -229,8 +231,9 @@ static void test_handshake_and_data(void **state)
 	for (size_t len = 20; len <= 1420; len += 100) {
 		n = seal(f, &f->a, msg, len, (uint8_t)len);
 		/* padded to 16, never past the MTU (§5.4.6) */
-		assert_int_equal(n, 32 + ((len + 15) & ~15u) -
-					    ((len + 15) / 16 * 16 > 1420 ? 4 : 0));
+		assert_int_equal(n,
+				 32 + ((len + 15) & ~15u) -
+					 ((len + 15) / 16 * 16 > 1420 ? 4 : 0));
 		expect_data(f, &f->a, &f->b, msg, n, len, (uint8_t)len);
 		n = seal(f, &f->b, msg, len, (uint8_t)~len);
 		expect_data(f, &f->b, &f->a, msg, n, len, (uint8_t)~len);
@@ -253,9 +256,9 @@ static void test_handshake_and_data(void **state)
 
 	/* a cap too small is refused without spending a counter */
 	make_ip(msg + 16, 100, 1);
-	assert_int_equal(wg_peer_encrypt(f->a.peer, msg, 100, 100 + 16, f->now,
-					 &n),
-			 -EMSGSIZE);
+	assert_int_equal(
+		wg_peer_encrypt(f->a.peer, msg, 100, 100 + 16, f->now, &n),
+		-EMSGSIZE);
 }
 
 /* An IPv6 packet too, and padding stripped by the IP header's length. */
@@ -270,22 +273,21 @@ static void test_ipv6_and_padding(void **state)
 	memset(msg, 0, sizeof(msg));
 	msg[16] = 0x60;
 	msg[16 + 5] = 10; /* payload length 10: 50 bytes in all */
-	assert_int_equal(wg_peer_encrypt(f->a.peer, msg, 50, sizeof(msg), f->now,
-					 &n),
-			 0);
+	assert_int_equal(
+		wg_peer_encrypt(f->a.peer, msg, 50, sizeof(msg), f->now, &n),
+		0);
 	assert_int_equal(n, 32 + 64);
-	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, msg, n, f->now,
-					&rx),
-			 0);
+	assert_int_equal(
+		wg_device_recv(f->b.dev, &f->a.addr, msg, n, f->now, &rx), 0);
 	assert_int_equal(rx.len, 50);
 	/* a decrypted payload that is not an IP packet is dropped */
 	memset(msg + 16, 0x20, 40);
-	assert_int_equal(wg_peer_encrypt(f->a.peer, msg, 40, sizeof(msg), f->now,
-					 &n),
-			 0);
-	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, msg, n, f->now,
-					&rx),
-			 -EPROTO);
+	assert_int_equal(
+		wg_peer_encrypt(f->a.peer, msg, 40, sizeof(msg), f->now, &n),
+		0);
+	assert_int_equal(
+		wg_device_recv(f->b.dev, &f->a.addr, msg, n, f->now, &rx),
+		-EPROTO);
 	assert_int_equal(wg_device_stats(f->b.dev)->rx_bad_ip, 1);
 }
 
@@ -348,15 +350,15 @@ static void test_reject_after_time(void **state)
 	nlate = seal(f, &f->a, late, 40, 1);
 	f->now += REJECT_AFTER_TIME_MS;
 	make_ip(msg + 16, 40, 1);
-	assert_int_equal(wg_peer_encrypt(f->a.peer, msg, 40, sizeof(msg), f->now,
-					 &n),
-			 -ENOKEY);
+	assert_int_equal(
+		wg_peer_encrypt(f->a.peer, msg, 40, sizeof(msg), f->now, &n),
+		-ENOKEY);
 	assert_false(wg_peer_has_session(f->a.peer, f->now));
 	/* the receiver refuses the old keypair too */
 	struct wg_rx rx;
-	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, late, nlate,
-					f->now, &rx),
-			 -EKEYEXPIRED);
+	assert_int_equal(
+		wg_device_recv(f->b.dev, &f->a.addr, late, nlate, f->now, &rx),
+		-EKEYEXPIRED);
 	assert_int_equal(wg_device_stats(f->b.dev)->rx_key_expired, 1);
 }
 
@@ -377,9 +379,9 @@ static void test_message_limits(void **state)
 	f->a.nout = 0;
 	f->a.peer->current->send_counter = REJECT_AFTER_MESSAGES;
 	make_ip(msg + 16, 40, 1);
-	assert_int_equal(wg_peer_encrypt(f->a.peer, msg, 40, sizeof(msg), f->now,
-					 &n),
-			 -ENOKEY);
+	assert_int_equal(
+		wg_peer_encrypt(f->a.peer, msg, 40, sizeof(msg), f->now, &n),
+		-ENOKEY);
 	/* and the receiver refuses such counters regardless */
 	f->a.peer->current->send_counter = REJECT_AFTER_MESSAGES - 1;
 	n = seal(f, &f->a, msg, 40, 1);
@@ -394,7 +396,8 @@ static void test_lastminute_handshake(void **state)
 	size_t n;
 
 	handshake(f, &f->a, &f->b);
-	f->now += REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
+	f->now +=
+		REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
 	n = seal(f, &f->b, msg, 40, 1);
 	f->a.nout = 0;
 	expect_data(f, &f->b, &f->a, msg, n, 40, 1);
@@ -435,15 +438,15 @@ static void test_retransmit_and_give_up(void **state)
 	wg_peer_start_handshake(f->a.peer, f->now);
 	f->a.nout = 0;
 	/* nobody answers: an initiation every REKEY_TIMEOUT + jitter */
-	inits = run_until(f, &f->a, start + REKEY_ATTEMPT_TIME_MS +
-					    3 * REKEY_TIMEOUT_MS,
+	inits = run_until(f, &f->a,
+			  start + REKEY_ATTEMPT_TIME_MS + 3 * REKEY_TIMEOUT_MS,
 			  148);
 	assert_int_equal(inits, MAX_TIMER_HANDSHAKES + 1);
 	assert_int_equal(f->a.events[WG_EV_HANDSHAKE_GAVE_UP], 1);
 	/* then silence, until the key material is erased */
-	assert_int_equal(run_until(f, &f->a, start + 4ULL * REJECT_AFTER_TIME_MS,
-				   148),
-			 0);
+	assert_int_equal(
+		run_until(f, &f->a, start + 4ULL * REJECT_AFTER_TIME_MS, 148),
+		0);
 	assert_int_equal(f->a.events[WG_EV_KEYS_ZEROED], 1);
 	assert_int_equal(wg_device_next_deadline(f->a.dev), UINT64_MAX);
 }
@@ -473,13 +476,15 @@ static void test_keepalive_and_new_handshake(void **state)
 	/* now B stays silent: A starts a handshake after 15 s + jitter */
 	t0 = f->now;
 	n = seal(f, &f->a, msg, 40, 2);
-	assert_int_equal(run_until(f, &f->a, t0 + KEEPALIVE_TIMEOUT_MS +
-						     REKEY_TIMEOUT_MS - 1,
-				   148),
-			 0);
-	assert_int_equal(run_until(f, &f->a, t0 + KEEPALIVE_TIMEOUT_MS +
-						     REKEY_TIMEOUT_MS +
-						     REKEY_TIMEOUT_JITTER_MAX_MS,
+	assert_int_equal(
+		run_until(f, &f->a,
+			  t0 + KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS - 1,
+			  148),
+		0);
+	assert_int_equal(run_until(f, &f->a,
+				   t0 + KEEPALIVE_TIMEOUT_MS +
+					   REKEY_TIMEOUT_MS +
+					   REKEY_TIMEOUT_JITTER_MAX_MS,
 				   148),
 			 1);
 }
@@ -668,18 +673,17 @@ static void test_bad_input(void **state)
 	/* replay: once accepted, twice dropped */
 	uint64_t replays = st->rx_replay;
 	memcpy(buf, good, n);
-	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, buf, n, f->now,
-					&rx),
-			 0);
+	assert_int_equal(
+		wg_device_recv(f->b.dev, &f->a.addr, buf, n, f->now, &rx), 0);
 	memcpy(buf, good, n);
-	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, buf, n, f->now,
-					&rx),
-			 -EALREADY);
+	assert_int_equal(
+		wg_device_recv(f->b.dev, &f->a.addr, buf, n, f->now, &rx),
+		-EALREADY);
 	assert_int_equal(st->rx_replay, replays + 1);
 	/* wrong key: the right index, a payload sealed under another key */
-	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, wrong, n, f->now,
-					&rx),
-			 -EBADMSG);
+	assert_int_equal(
+		wg_device_recv(f->b.dev, &f->a.addr, wrong, n, f->now, &rx),
+		-EBADMSG);
 	dropped = st->rx_malformed + st->rx_bad_auth + st->rx_unknown_index +
 		  st->rx_replay + st->rx_bad_mac1;
 	assert_int_equal(dropped, WG_DATA_OVERHEAD + sizeof(init) +
@@ -701,7 +705,8 @@ static void test_unknown_peer(void **state)
 	struct wg_rx rx;
 
 	node_init(&c, "192.0.2.3:51820", 0xc3);
-	assert_int_equal(wg_device_add_peer(c.dev, wg_device_public_key(f->b.dev),
+	assert_int_equal(wg_device_add_peer(c.dev,
+					    wg_device_public_key(f->b.dev),
 					    NULL, &pc),
 			 0);
 	wg_peer_set_endpoint(pc, &f->b.addr);
@@ -718,9 +723,9 @@ static void test_unknown_peer(void **state)
 	struct sent s = f->a.out[0];
 	assert_int_equal(deliver(f, &f->a, &f->b), 1);
 	f->now += 1000;
-	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, s.buf, s.len,
-					f->now, &rx),
-			 -EALREADY);
+	assert_int_equal(
+		wg_device_recv(f->b.dev, &f->a.addr, s.buf, s.len, f->now, &rx),
+		-EALREADY);
 	assert_int_equal(wg_device_stats(f->b.dev)->rx_handshake_replay, 1);
 	wg_device_destroy(c.dev);
 }
@@ -733,10 +738,12 @@ static void test_peer_table(void **state)
 	uint8_t pub[32];
 	struct wg_device_config cfg = { .send = on_send, .max_peers = 3 };
 
-	assert_int_equal(wg_device_add_peer(f->a.dev, wg_device_public_key(f->b.dev),
+	assert_int_equal(wg_device_add_peer(f->a.dev,
+					    wg_device_public_key(f->b.dev),
 					    NULL, &p),
 			 -EEXIST);
-	assert_int_equal(wg_device_add_peer(f->a.dev, wg_device_public_key(f->a.dev),
+	assert_int_equal(wg_device_add_peer(f->a.dev,
+					    wg_device_public_key(f->a.dev),
 					    NULL, &p),
 			 -EINVAL);
 	assert_int_equal(wg_device_create(&cfg, &d), 0);

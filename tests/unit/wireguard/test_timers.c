@@ -63,13 +63,14 @@ static void test_retransmit_with_jitter_then_give_up(void **state)
 	assert_int_equal(retries, MAX_TIMER_HANDSHAKES + 1);
 	assert_true(now - 1000 >= REKEY_ATTEMPT_TIME_MS);
 	assert_true(now - 1000 < REKEY_ATTEMPT_TIME_MS + 2 * REKEY_TIMEOUT_MS +
-					  19 * REKEY_TIMEOUT_JITTER_MAX_MS);
+					 19 * REKEY_TIMEOUT_JITTER_MAX_MS);
 	/* the jitter really varies */
 	assert_true(max_j > min_j);
 	/* then the keys are erased after 3 * REJECT_AFTER_TIME */
 	assert_int_equal(wg_timers_next(&t), now + 3ULL * REJECT_AFTER_TIME_MS);
-	assert_int_equal(wg_timers_expire(&t, now + 3ULL * REJECT_AFTER_TIME_MS),
-			 WG_TIMER_ACT_ZERO_KEYS);
+	assert_int_equal(
+		wg_timers_expire(&t, now + 3ULL * REJECT_AFTER_TIME_MS),
+		WG_TIMER_ACT_ZERO_KEYS);
 	assert_int_equal(wg_timers_next(&t), UINT64_MAX);
 }
 
@@ -86,7 +87,8 @@ static void test_handshake_complete_stops_retransmit(void **state)
 	assert_int_equal(t.handshake_attempts, 0);
 	assert_int_equal(wg_timers_next(&t), UINT64_MAX);
 	wg_timers_session_derived(&t, 6100);
-	assert_int_equal(wg_timers_next(&t), 6100 + 3ULL * REJECT_AFTER_TIME_MS);
+	assert_int_equal(wg_timers_next(&t),
+			 6100 + 3ULL * REJECT_AFTER_TIME_MS);
 }
 
 /* §6.5: data in, nothing out for KEEPALIVE_TIMEOUT: one keepalive. */
@@ -122,7 +124,8 @@ static void test_new_handshake_when_unanswered(void **state)
 	/* more data does not push it back */
 	wg_timers_data_sent(&t, 3000);
 	assert_int_equal(wg_timers_next(&t), at);
-	assert_int_equal(wg_timers_expire(&t, at), WG_TIMER_ACT_SEND_INITIATION);
+	assert_int_equal(wg_timers_expire(&t, at),
+			 WG_TIMER_ACT_SEND_INITIATION);
 	/* an answer in time disarms it */
 	wg_timers_data_sent(&t, at + 1);
 	wg_timers_any_authenticated_packet_received(&t, at + 2);
