@@ -109,6 +109,24 @@ else
 	failures=$((failures + 1))
 fi
 
+# lab_block breaks a path (here pr's to the reflector) and lab_unblock
+# mends it, while other paths stay up.
+natcheck_ok() { lab_exec "$1" timeout 5 $PROBE natcheck --primary "$R:3000" \
+	--secondary "$R:3001" --fresh 2 --alt "$R2:3000" --timeout 0.5; }
+lab_block pr "$R"
+if ! natcheck_ok pr >/dev/null 2>&1 && natcheck_ok pr2 >/dev/null; then
+	lab_unblock pr
+	if natcheck_ok pr >/dev/null; then
+		lab_log "ok   lab_block / lab_unblock break and mend one path"
+	else
+		lab_log "FAIL path still broken after lab_unblock"
+		failures=$((failures + 1))
+	fi
+else
+	lab_log "FAIL lab_block did not break exactly the blocked path"
+	failures=$((failures + 1))
+fi
+
 # coturn listens on the lab's addresses and nowhere else.
 others=$(lab_exec inet ss -Hlnu -Hlnt | grep -v -e "$LAB_INET4:3478" -e "\[$LAB_INET6\]:3478" -e "$R" || true)
 if [ -z "$others" ]; then

@@ -327,14 +327,21 @@ lab_coturn_log() {
 	printf '%s\n' "$LAB_DIR/coturn/turnserver.log"
 }
 
-# Drop (or stop dropping) all UDP between a namespace and the outside: for
-# tests that break a path, e.g. consent freshness.
-lab_block() { # NAME
-	lab_exec "$1" nft -f - <<-EOF
-		table inet labblock {
-			chain out { type filter hook output priority filter; oifname != "lo" meta l4proto udp drop; }
-			chain in { type filter hook input priority filter; iifname != "lo" meta l4proto udp drop; }
-		}
+# Drop all UDP between a namespace and the outside, or only UDP to and
+# from one address: for tests that break a path (consent freshness). Each
+# call adds to what is dropped; lab_unblock lifts it all.
+lab_block() { # NAME [IP]
+	local ns=$1 ip=${2:-} fam=ip match=
+	if [ -n "$ip" ]; then
+		case $ip in *:*) fam=ip6 ;; esac
+		match="$fam daddr $ip"
+	fi
+	lab_exec "$ns" nft -f - <<-EOF || lab_die "lab_block $*"
+		add table inet labblock
+		add chain inet labblock out { type filter hook output priority filter; }
+		add chain inet labblock in { type filter hook input priority filter; }
+		add rule inet labblock out oifname != "lo" $match meta l4proto udp counter drop
+		add rule inet labblock in iifname != "lo" ${match/daddr/saddr} meta l4proto udp counter drop
 	EOF
 }
 
