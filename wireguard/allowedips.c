@@ -49,10 +49,17 @@ static unsigned common_bits(const uint8_t *a, const uint8_t *b,
 	return maxbits;
 }
 
+/* Whether key starts with n's prefix: only its cidr bits are compared. */
 static bool prefix_matches(const struct node *n, const uint8_t *key,
 			   unsigned maxbits)
 {
-	return common_bits(n->bits, key, maxbits) >= n->cidr;
+	unsigned full = n->cidr / 8, rem = n->cidr % 8;
+
+	(void)maxbits;
+	if (memcmp(n->bits, key, full) != 0)
+		return false;
+	return rem == 0 ||
+	       ((n->bits[full] ^ key[full]) & (uint8_t)(0xff << (8 - rem))) == 0;
 }
 
 static void mask_key(uint8_t *out, const uint8_t *in, unsigned cidr,
