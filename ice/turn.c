@@ -31,6 +31,7 @@ enum {
 	PERMISSION_REFRESH_MS = 240000, /* < 300 s, RFC 8656 §9 */
 	CHANNEL_REFRESH_MS = 540000, /* < 600 s, RFC 8656 §12 */
 	REFRESH_MARGIN_MAX_MS = 60000, /* refresh a minute before expiry */
+	REFRESH_MIN_MS = 1000, /* whatever lifetime is granted */
 	AUTH_TRIES_MAX = 3, /* 401/438 answers per request */
 	MSG_MAX = 1400, /* our requests stay well below */
 	SEND_MAX = TURN_MAX_DATA + 64, /* Send indication around data */
@@ -137,7 +138,8 @@ static uint64_t refresh_delay_ms(uint32_t lifetime_s)
 
 	if (margin > REFRESH_MARGIN_MAX_MS)
 		margin = REFRESH_MARGIN_MAX_MS;
-	return ms - margin;
+	/* A server granting (almost) nothing must not get a refresh storm. */
+	return ms - margin < REFRESH_MIN_MS ? REFRESH_MIN_MS : ms - margin;
 }
 
 static void fail(struct turn_client *c, int err, int code, const char *why)
@@ -869,7 +871,7 @@ static bool on_stun(struct turn_client *c, const uint8_t *buf, size_t len,
 	if (m.method != slot_method(c, kind) || !authentic(c, &m)) {
 		c->stats.dropped++;
 		log_ratelimited(LOG_LEVEL_WARN, "turn",
-				"dropped a %s %s that fails its checks",
+				"dropped %s %s: fails its checks",
 				stun_method_name(m.method),
 				stun_class_name((enum stun_class)m.cls));
 		return true;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/addr.h"
+#include "common/log.h"
 #include "ice/stun.h"
 #include "ice/turn.h"
 
@@ -615,6 +616,12 @@ static void test_refresh_timing(void **state)
 	run_until(F.now + 6000);
 	assert_int_equal(F.refreshes, 15);
 	assert_int_equal(F.refresh_at[14] - F.refresh_at[13], 6000);
+	/* A grant of 0 s makes no refresh storm: one a second at most. */
+	F.max_lifetime = 0;
+	run_until(F.refresh_at[14] + 6000);
+	assert_int_equal(F.refreshes, 16);
+	run_until(F.now + 5000);
+	assert_int_equal(F.refreshes, 21);
 }
 
 static void test_permission_and_channel_refresh(void **state)
@@ -1003,5 +1010,6 @@ int main(void)
 						teardown),
 	};
 
+	log_set_level(LOG_LEVEL_ERROR); /* failures here are on purpose */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
