@@ -266,6 +266,7 @@ static void test_signal_exchange(void **state)
 	static const char *const offers[] = { "offer-1", "offer-2", "offer-3" };
 	struct coordc_stats st;
 	uint8_t stranger[32] = { 9 };
+	uint64_t t0 = clock_now_ms();
 
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(coordc_send(F.a.c, F.b.pk, offers[i],
@@ -273,6 +274,8 @@ static void test_signal_exchange(void **state)
 				 0);
 	assert_int_equal(coordc_send(F.a.c, stranger, "x", 1), -ENOENT);
 	assert_true(run_until(b_has_3, NULL, 5000));
+	print_message("3 signals a -> b through the server: %llu ms\n",
+		      (unsigned long long)(clock_now_ms() - t0));
 	for (int i = 0; i < 3; i++) {
 		assert_string_equal(F.b.rx[i].msg, offers[i]);
 		assert_memory_equal(F.b.rx[i].from, F.a.pk, 32);
@@ -425,6 +428,10 @@ static void test_server_down_and_back(void **state)
 	t0 = clock_now_ms();
 	assert_int_equal(coordproc_serve(&F.srv), 0);
 	assert_true(run_until(a_fresh_and_up, NULL, 5000));
+	print_message("probes in 1.5 s down: %llu; back up %llu ms after the "
+		      "server listened\n",
+		      (unsigned long long)st.probes,
+		      (unsigned long long)(clock_now_ms() - t0));
 	assert_true(clock_now_ms() - t0 < 3000);
 	/* the queued signal went out once the server was back */
 	assert_int_equal(coordc_send(F.b.c, F.a.pk, "after-restart", 13), 0);
