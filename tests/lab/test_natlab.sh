@@ -127,6 +127,21 @@ else
 	failures=$((failures + 1))
 fi
 
+# lab_cross joins two programs in two namespaces by their standard streams.
+lab_cross pr "$LAB_DIR/x1" sy "$LAB_DIR/x2" \
+	-- sh -c 'echo from-pr; read -r l; echo "pr got $l" >&2' \
+	-- sh -c 'echo from-sy; read -r l; echo "sy got $l" >&2'
+x1=${LAB_CROSS_PIDS[0]} x2=${LAB_CROSS_PIDS[1]}
+if lab_wait_pid 5 "$x1" && lab_wait_pid 5 "$x2" &&
+	grep -qx "pr got from-sy" "$LAB_DIR/x1.err" &&
+	grep -qx "sy got from-pr" "$LAB_DIR/x2.err" &&
+	grep -qx from-pr "$LAB_DIR/x1"; then
+	lab_log "ok   lab_cross joins two programs both ways"
+else
+	lab_log "FAIL lab_cross: $(cat "$LAB_DIR"/x1* "$LAB_DIR"/x2* 2>&1 | tr '\n' ' ')"
+	failures=$((failures + 1))
+fi
+
 # coturn listens on the lab's addresses and nowhere else.
 others=$(lab_exec inet ss -Hlnu -Hlnt | grep -v -e "$LAB_INET4:3478" -e "\[$LAB_INET6\]:3478" -e "$R" || true)
 if [ -z "$others" ]; then

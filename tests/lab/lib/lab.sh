@@ -16,6 +16,8 @@
 #   lab_coturn [ARG...]           coturn in the internet namespace, REST secret
 #   lab_exec NAME CMD...          run in NAME's namespace
 #   lab_bg NAME LOG CMD...        same, in the background, killed at cleanup
+#   lab_cross N1 L1 N2 L2 -- C1 -- C2   two programs, stdout of each into
+#                                 the other's stdin (ICE descriptions)
 #   lab_wait SECONDS CMD...       poll CMD until it succeeds or time runs out
 #
 # Every namespace is named "iml<id>-<name>" with an id unique to the run, so
@@ -68,6 +70,39 @@ lab_bg() { # NAME LOGFILE CMD... ; sets LAB_LAST_PID; keeps the caller's stdin
 	ip netns exec "$ns" "$@" <&0 >"$log" 2>&1 &
 	LAB_LAST_PID=$!
 	LAB_PIDS+=("$LAB_LAST_PID")
+}
+
+# Two programs that talk through their standard streams (e.g. icemesh-ice's
+# descriptions): CMD1 runs in NAME1 and CMD2 in NAME2, each one's stdout is
+# fed to the other's stdin and copied to LOG1 / LOG2; stderr goes to
+# LOG1.err / LOG2.err. Sets LAB_CROSS_PIDS=(pid1 pid2) for lab_wait_pid.
+# The FIFOs are held open by this shell, so neither side blocks on opening
+# and neither sees end-of-file on stdin: each must exit on its own.
+lab_cross() { # NAME1 LOG1 NAME2 LOG2 -- CMD1... -- CMD2...
+	local n1=$1 l1=$2 n2=$3 l2=$4 d i c1=() c2=() fd
+	shift 4
+	[ "${1:-}" = -- ] || lab_die "lab_cross: -- CMD1 -- CMD2"
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do c1+=("$1"); shift; done
+	[ "${1:-}" = -- ] || lab_die "lab_cross: -- CMD1 -- CMD2"
+	shift
+	c2=("$@")
+	[ ${#c1[@]} -gt 0 ] && [ ${#c2[@]} -gt 0 ] || lab_die "lab_cross: empty command"
+	d=$(mktemp -d "$LAB_DIR/cross.XXXXXX")
+	for i in in1 in2 out1 out2; do
+		mkfifo "$d/$i"
+		exec {fd}<>"$d/$i"
+	done
+	tee "$l1" <"$d/out1" >"$d/in2" &
+	LAB_PIDS+=("$!")
+	tee "$l2" <"$d/out2" >"$d/in1" &
+	LAB_PIDS+=("$!")
+	ip netns exec "$(lab_ns "$n1")" "${c1[@]}" <"$d/in1" >"$d/out1" 2>"$l1.err" &
+	LAB_CROSS_PIDS=("$!")
+	LAB_PIDS+=("$!")
+	ip netns exec "$(lab_ns "$n2")" "${c2[@]}" <"$d/in2" >"$d/out2" 2>"$l2.err" &
+	LAB_CROSS_PIDS+=("$!")
+	LAB_PIDS+=("$!")
 }
 
 lab_wait() { # SECONDS CMD... : poll every 50 ms until CMD succeeds
