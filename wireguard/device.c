@@ -69,6 +69,84 @@ static uint32_t index_new(struct wg_device *dev, struct wg_index_entry *e)
 	return i;
 }
 
+/* ---------------------------------------------------------- deadlines */
+
+static void heap_set(struct wg_device *dev, uint32_t i, struct wg_peer *p)
+{
+	dev->heap[i] = p;
+	p->heap_pos = i;
+}
+
+static void heap_up(struct wg_device *dev, uint32_t i)
+{
+	struct wg_peer *p = dev->heap[i];
+
+	while (i > 0 && dev->heap[(i - 1) / 2]->heap_key > p->heap_key) {
+		heap_set(dev, i, dev->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(dev, i, p);
+}
+
+static void heap_down(struct wg_device *dev, uint32_t i)
+{
+	struct wg_peer *p = dev->heap[i];
+	uint32_t c;
+
+	while ((c = 2 * i + 1) < dev->heap_len) {
+		if (c + 1 < dev->heap_len &&
+		    dev->heap[c + 1]->heap_key < dev->heap[c]->heap_key)
+			c++;
+		if (dev->heap[c]->heap_key >= p->heap_key)
+			break;
+		heap_set(dev, i, dev->heap[c]);
+		i = c;
+	}
+	heap_set(dev, i, p);
+}
+
+static void heap_remove(struct wg_device *dev, struct wg_peer *p)
+{
+	uint32_t i = p->heap_pos;
+	struct wg_peer *last;
+
+	if (i == WG_HEAP_NONE)
+		return;
+	p->heap_pos = WG_HEAP_NONE;
+	last = dev->heap[--dev->heap_len];
+	if (last == p)
+		return;
+	heap_set(dev, i, last);
+	heap_up(dev, i);
+	heap_down(dev, last->heap_pos);
+}
+
+/*
+ * Place p in the deadline heap by its timers' next deadline. Called at the
+ * end of every entry point that may have changed a peer's timers, so that
+ * wg_device_next_deadline is the heap's top and a tick visits only the
+ * peers that are due.
+ */
+static void peer_sync(struct wg_peer *p)
+{
+	struct wg_device *dev = p->dev;
+	uint64_t key = wg_timers_next(&p->timers);
+
+	if (key == UINT64_MAX) {
+		heap_remove(dev, p);
+		return;
+	}
+	if (p->heap_pos == WG_HEAP_NONE) {
+		p->heap_key = key;
+		heap_set(dev, dev->heap_len++, p);
+		heap_up(dev, p->heap_pos);
+	} else if (key != p->heap_key) {
+		p->heap_key = key;
+		heap_up(dev, p->heap_pos);
+		heap_down(dev, p->heap_pos);
+	}
+}
+
 /* ---------------------------------------------------------- keypairs */
 
 static void keypair_free(struct wg_peer *p, struct wg_keypair *kp)
@@ -176,7 +254,7 @@ out:
 
 static bool keypair_can_send(const struct wg_keypair *kp, uint64_t now_ms)
 {
-	return kp && kp->in_use &&
+	return kp && kp->in_use && !kp->send_expired &&
 	       now_ms < kp->birth_ms + REJECT_AFTER_TIME_MS &&
 	       kp->send_counter < REJECT_AFTER_MESSAGES;
 }
@@ -229,6 +307,7 @@ static void send_initiation(struct wg_peer *p, uint64_t now_ms, bool retry)
 void wg_peer_start_handshake(struct wg_peer *peer, uint64_t now_ms)
 {
 	send_initiation(peer, now_ms, false);
+	peer_sync(peer);
 }
 
 /* Pad to a multiple of 16, but not past the MTU (§5.4.6). */
@@ -252,8 +331,8 @@ static void keep_key_fresh_send(struct wg_peer *p, uint64_t now_ms)
 		send_initiation(p, now_ms, false);
 }
 
-int wg_peer_encrypt(struct wg_peer *peer, uint8_t *buf, size_t len, size_t cap,
-		    uint64_t now_ms, size_t *out_len)
+static int seal_data(struct wg_peer *peer, uint8_t *buf, size_t len, size_t cap,
+		     uint64_t now_ms, size_t *out_len)
 {
 	struct wg_keypair *kp = peer->current;
 	struct wg_msg_data *m = (struct wg_msg_data *)buf;
@@ -285,16 +364,31 @@ int wg_peer_encrypt(struct wg_peer *peer, uint8_t *buf, size_t len, size_t cap,
 	return 0;
 }
 
-void wg_peer_send_keepalive(struct wg_peer *peer, uint64_t now_ms)
+int wg_peer_encrypt(struct wg_peer *peer, uint8_t *buf, size_t len, size_t cap,
+		    uint64_t now_ms, size_t *out_len)
+{
+	int rc = seal_data(peer, buf, len, cap, now_ms, out_len);
+
+	peer_sync(peer);
+	return rc;
+}
+
+static void send_keepalive(struct wg_peer *peer, uint64_t now_ms)
 {
 	uint8_t buf[WG_DATA_OVERHEAD];
 	size_t n;
 
-	if (wg_peer_encrypt(peer, buf, 0, sizeof(buf), now_ms, &n) == 0) {
+	if (seal_data(peer, buf, 0, sizeof(buf), now_ms, &n) == 0) {
 		/* encrypt counted it already; only the socket is left */
 		peer->tx_bytes -= n;
 		send_to_peer(peer, buf, n);
 	}
+}
+
+void wg_peer_send_keepalive(struct wg_peer *peer, uint64_t now_ms)
+{
+	send_keepalive(peer, now_ms);
+	peer_sync(peer);
 }
 
 /* ---------------------------------------------------------- receiving */
@@ -444,7 +538,7 @@ static int recv_response(struct wg_device *dev, const union sockaddr_any *src,
 	wg_timers_handshake_complete(&p->timers, now_ms);
 	notify(p, WG_EV_SESSION_READY);
 	/* confirm the session to the responder at once (§6.3) */
-	wg_peer_send_keepalive(p, now_ms);
+	send_keepalive(p, now_ms);
 	return 0;
 }
 
@@ -548,8 +642,9 @@ static int recv_data(struct wg_device *dev, const union sockaddr_any *src,
 	return 0;
 }
 
-int wg_device_recv(struct wg_device *dev, const union sockaddr_any *src,
-		   uint8_t *pkt, size_t len, uint64_t now_ms, struct wg_rx *out)
+static int recv_msg(struct wg_device *dev, const union sockaddr_any *src,
+		    uint8_t *pkt, size_t len, uint64_t now_ms,
+		    struct wg_rx *out)
 {
 	struct wg_msg msg;
 
@@ -572,6 +667,16 @@ int wg_device_recv(struct wg_device *dev, const union sockaddr_any *src,
 	return -EBADMSG;
 }
 
+int wg_device_recv(struct wg_device *dev, const union sockaddr_any *src,
+		   uint8_t *pkt, size_t len, uint64_t now_ms, struct wg_rx *out)
+{
+	int rc = recv_msg(dev, src, pkt, len, now_ms, out);
+
+	if (out->peer)
+		peer_sync(out->peer);
+	return rc;
+}
+
 /* ---------------------------------------------------------- timers */
 
 static void peer_zero_keys(struct wg_peer *p)
@@ -592,7 +697,7 @@ static void peer_tick(struct wg_peer *p, uint64_t now_ms)
 	if (act & WG_TIMER_ACT_SEND_INITIATION)
 		send_initiation(p, now_ms, false);
 	if (act & WG_TIMER_ACT_SEND_KEEPALIVE)
-		wg_peer_send_keepalive(p, now_ms);
+		send_keepalive(p, now_ms);
 	if (act & WG_TIMER_ACT_ZERO_KEYS) {
 		peer_zero_keys(p);
 		notify(p, WG_EV_KEYS_ZEROED);
@@ -601,21 +706,20 @@ static void peer_tick(struct wg_peer *p, uint64_t now_ms)
 
 void wg_device_tick(struct wg_device *dev, uint64_t now_ms)
 {
-	for (struct wg_peer *p = dev->peers; p; p = p->list_next)
-		if (wg_timers_next(&p->timers) <= now_ms)
-			peer_tick(p, now_ms);
+	struct wg_peer *p;
+	/* every due timer is disarmed or moved past now: each peer once */
+	uint32_t budget = dev->heap_len;
+
+	while (budget-- && dev->heap_len && dev->heap[0]->heap_key <= now_ms) {
+		p = dev->heap[0];
+		peer_tick(p, now_ms);
+		peer_sync(p);
+	}
 }
 
 uint64_t wg_device_next_deadline(const struct wg_device *dev)
 {
-	uint64_t next = UINT64_MAX, t;
-
-	for (const struct wg_peer *p = dev->peers; p; p = p->list_next) {
-		t = wg_timers_next(&p->timers);
-		if (t < next)
-			next = t;
-	}
-	return next;
+	return dev->heap_len ? dev->heap[0]->heap_key : UINT64_MAX;
 }
 
 /* ---------------------------------------------------------- device, peers */
@@ -648,8 +752,9 @@ int wg_device_create(const struct wg_device_config *cfg, struct wg_device **out)
 				       dev->cfg.tai64n, dev->cfg.tai64n_arg };
 	dev->index = calloc(WG_INDEX_BUCKETS, sizeof(*dev->index));
 	dev->peer_hash = calloc(WG_PEER_BUCKETS, sizeof(*dev->peer_hash));
+	dev->heap = calloc(dev->cfg.max_peers, sizeof(*dev->heap));
 	rc = -ENOMEM;
-	if (!dev->index || !dev->peer_hash)
+	if (!dev->index || !dev->peer_hash || !dev->heap)
 		goto err;
 	rc = wg_blake2s_init(&dev->b2);
 	if (rc)
@@ -699,6 +804,7 @@ void wg_device_destroy(struct wg_device *dev)
 	wg_cookie_checker_clear(&dev->checker);
 	free(dev->index);
 	free(dev->peer_hash);
+	free(dev->heap);
 	sodium_memzero(dev, sizeof(*dev));
 	free(dev);
 }
@@ -720,6 +826,12 @@ static void peer_rekey_static(struct wg_peer *p)
 	p->hs.last_initiation_ms = last;
 	p->hs.has_last_initiation = has_last;
 	sodium_memzero(psk, sizeof(psk));
+	/* sessions made with the old key only receive now; rekey at once */
+	if (p->current)
+		p->current->send_expired = true;
+	if (p->next)
+		p->next->send_expired = true;
+	p->sent_handshake = false;
 }
 
 int wg_device_set_private_key(struct wg_device *dev,
@@ -737,8 +849,14 @@ int wg_device_set_private_key(struct wg_device *dev,
 		if (rc)
 			wg_noise_static_clear(&dev->id);
 	}
-	for (struct wg_peer *p = dev->peers; p; p = p->list_next)
-		peer_rekey_static(p);
+	for (struct wg_peer *p = dev->peers, *n; p; p = n) {
+		n = p->list_next;
+		/* a peer with our own public key cannot be talked to */
+		if (dev->id.has && !memcmp(p->pub, dev->id.pub, WG_KEY_LEN))
+			wg_device_remove_peer(dev, p);
+		else
+			peer_rekey_static(p);
+	}
 	return rc;
 }
 
@@ -809,6 +927,7 @@ int wg_device_add_peer(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN],
 	if (!p)
 		return -ENOMEM;
 	p->dev = dev;
+	p->heap_pos = WG_HEAP_NONE;
 	memcpy(p->pub, pub, WG_KEY_LEN);
 	if (wg_cookie_maker_init(&p->cookie, &dev->b2, pub)) {
 		free(p);
@@ -841,6 +960,7 @@ void wg_device_remove_peer(struct wg_device *dev, struct wg_peer *peer)
 			break;
 		}
 	dev->npeers--;
+	heap_remove(dev, peer);
 	peer_free(peer);
 }
 
@@ -870,7 +990,8 @@ void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t secs,
 	wg_timers_set_persistent_keepalive(&peer->timers, secs, now_ms);
 	/* §6.5: a keepalive goes out at once when it is switched on */
 	if (secs)
-		wg_peer_send_keepalive(peer, now_ms);
+		send_keepalive(peer, now_ms);
+	peer_sync(peer);
 }
 
 void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *out)

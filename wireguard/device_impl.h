@@ -21,6 +21,8 @@ enum {
 	WG_KEYPAIR_SLOTS = 4, /* previous, current, next, and one being made */
 };
 
+#define WG_HEAP_NONE UINT32_MAX
+
 enum wg_index_kind { WG_INDEX_HANDSHAKE = 1, WG_INDEX_KEYPAIR = 2 };
 
 /* A receiver index we handed out, embedded in what it names. */
@@ -40,6 +42,7 @@ struct wg_keypair {
 	uint32_t remote_index;
 	bool initiator;
 	bool in_use;
+	bool send_expired; /* our static key changed: receive only */
 	struct wg_index_entry entry;
 	struct wg_replay replay;
 };
@@ -64,6 +67,8 @@ struct wg_peer {
 	uint64_t rx_bytes, tx_bytes;
 	uint16_t persistent_keepalive_s;
 	void *user;
+	uint32_t heap_pos; /* in wg_device.heap, or WG_HEAP_NONE */
+	uint64_t heap_key; /* wg_timers_next when last placed */
 };
 
 struct wg_device {
@@ -77,6 +82,9 @@ struct wg_device {
 	struct wg_peer **peer_hash;
 	struct wg_peer *peers;
 	uint32_t npeers;
+	/* peers with an armed timer, a min-heap on their next deadline */
+	struct wg_peer **heap;
+	uint32_t heap_len;
 	uint64_t under_load_until_ms;
 	struct wg_device_stats stats;
 };

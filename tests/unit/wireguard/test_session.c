@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "wg_test_util.h"
@@ -779,6 +780,99 @@ static void test_peer_table(void **state)
 	wg_device_destroy(NULL);
 }
 
+/* The deadline heap against a scan of every peer's timers. */
+static uint64_t scan_min(struct wg_device *d)
+{
+	uint64_t m = UINT64_MAX, t;
+
+	for (struct wg_peer *p = wg_device_next_peer(d, NULL); p;
+	     p = wg_device_next_peer(d, p)) {
+		t = wg_timers_next(&p->timers);
+		m = t < m ? t : m;
+	}
+	return m;
+}
+
+static void test_deadline_heap(void **state)
+{
+	struct fx *f = *state;
+	struct wg_peer *peers[64], *p;
+	uint8_t pub[32], priv[32];
+	uint64_t now = 1000, x = 12345;
+	unsigned live = 64, ticks = 0;
+
+	for (int i = 0; i < 64; i++) {
+		/* real public keys, so initiations can be made */
+		memset(priv, 0, sizeof(priv));
+		priv[1] = (uint8_t)i; /* byte 0 loses bits to clamping */
+		priv[2] = 7;
+		crypto_scalarmult_base(pub, priv);
+		assert_int_equal(
+			wg_device_add_peer(f->a.dev, pub, NULL, &peers[i]), 0);
+		wg_peer_set_endpoint(peers[i], &f->b.addr);
+	}
+	for (int step = 0; step < 3000; step++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		p = peers[(x >> 33) % 64];
+		switch ((x >> 20) % 6) {
+		case 0:
+			if (p)
+				wg_peer_start_handshake(p, now);
+			break;
+		case 1:
+			if (p)
+				wg_peer_set_persistent_keepalive(
+					p, (uint16_t)((x >> 40) % 30), now);
+			break;
+		case 2:
+			if (p && live > 16) {
+				wg_device_remove_peer(f->a.dev, p);
+				peers[(x >> 33) % 64] = NULL;
+				live--;
+			}
+			break;
+		default:
+			now += (x >> 45) % 3000;
+			if (wg_device_next_deadline(f->a.dev) <= now)
+				ticks++;
+			wg_device_tick(f->a.dev, now);
+			/* nothing left that is due */
+			assert_true(scan_min(f->a.dev) > now);
+			break;
+		}
+		f->a.nout = 0;
+		assert_int_equal(wg_device_next_deadline(f->a.dev),
+				 scan_min(f->a.dev));
+	}
+	assert_true(ticks > 100);
+}
+
+/* A new private key: old sessions only receive, a handshake starts at once. */
+static void test_private_key_change(void **state)
+{
+	struct fx *f = *state;
+	uint8_t msg[256], key[32];
+	size_t n;
+
+	handshake(f, &f->a, &f->b);
+	memset(key, 0x3c, sizeof(key));
+	assert_int_equal(wg_device_set_private_key(f->a.dev, key), 0);
+	make_ip(msg + 16, 40, 1);
+	assert_int_equal(
+		wg_peer_encrypt(f->a.peer, msg, 40, sizeof(msg), f->now, &n),
+		-ENOKEY);
+	assert_int_equal(f->a.nout, 1); /* not held back by REKEY_TIMEOUT */
+	assert_int_equal(f->a.out[0].len, 148);
+	n = seal(f, &f->b, msg, 40, 2);
+	expect_data(f, &f->b, &f->a, msg, n, 40, 2);
+	/* a peer that has our new public key is dropped */
+	assert_int_equal(wg_device_set_private_key(f->b.dev, key), 0);
+	assert_int_equal(wg_device_set_private_key(f->a.dev, key), 0);
+	assert_null(
+		wg_device_find_peer(f->a.dev, wg_device_public_key(f->b.dev)));
+	f->a.peer = NULL;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -799,6 +893,8 @@ int main(void)
 		T(test_bad_input),
 		T(test_unknown_peer),
 		T(test_peer_table),
+		T(test_deadline_heap),
+		T(test_private_key_change),
 	};
 
 	wgt_count_openssl_allocs();
