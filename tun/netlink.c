@@ -78,8 +78,8 @@ static int request(struct netlink *nl, struct nlmsghdr *nlh)
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
-		ssize_t n = mnl_socket_recvfrom(nl->sock, nl->buf,
-						sizeof(nl->buf));
+		ssize_t n =
+			mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
 
 		if (n < 0)
 			return -errno;
@@ -241,8 +241,10 @@ static int parse_link(const struct nlmsghdr *nlh, struct netlink_event *ev)
 	ev->ifindex = (unsigned)ifi->ifi_index;
 	ev->flags = ifi->ifi_flags;
 	if (tb[IFLA_IFNAME]) {
-		if (mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) < 0 ||
-		    mnl_attr_get_payload_len(tb[IFLA_IFNAME]) > sizeof(ev->ifname))
+		if (mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) <
+			    0 ||
+		    mnl_attr_get_payload_len(tb[IFLA_IFNAME]) >
+			    sizeof(ev->ifname))
 			return -EINVAL;
 		memcpy(ev->ifname, mnl_attr_get_str(tb[IFLA_IFNAME]),
 		       mnl_attr_get_payload_len(tb[IFLA_IFNAME]));
@@ -329,7 +331,8 @@ int netlink_parse_events(const void *buf, size_t len, netlink_event_fn fn,
 		if (mlen < sizeof(*nlh) || mlen > len - off)
 			break;
 		event_cb(nlh, &c);
-		off += MNL_ALIGN(mlen) < len - off ? MNL_ALIGN(mlen) : len - off;
+		off += MNL_ALIGN(mlen) < len - off ? MNL_ALIGN(mlen)
+						   : len - off;
 	}
 	/* bytes left that make no whole message: a truncated one */
 	if (off < len)
@@ -355,7 +358,8 @@ int netlink_watch_open(netlink_event_fn fn, void *arg,
 		goto err;
 	}
 	if (mnl_socket_bind(w->sock,
-			    RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+			    RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
+				    RTMGRP_IPV6_IFADDR,
 			    MNL_SOCKET_AUTOPID) < 0) {
 		ret = -errno;
 		goto err_close;
@@ -390,7 +394,8 @@ int netlink_watch_process(struct netlink_watch *w, unsigned max_batches)
 	int events = 0;
 
 	for (unsigned i = 0; i < max_batches; i++) {
-		ssize_t n = mnl_socket_recvfrom(w->sock, w->buf, sizeof(w->buf));
+		ssize_t n =
+			mnl_socket_recvfrom(w->sock, w->buf, sizeof(w->buf));
 
 		if (n < 0 && errno == ENOBUFS) {
 			struct netlink_event ev = { .type = NETLINK_EV_RESYNC };
@@ -405,8 +410,8 @@ int netlink_watch_process(struct netlink_watch *w, unsigned max_batches)
 			break;
 		if (n < 0)
 			return -errno;
-		events += netlink_parse_events(w->buf, (size_t)n, w->fn,
-					       w->arg, &w->bad);
+		events += netlink_parse_events(w->buf, (size_t)n, w->fn, w->arg,
+					       &w->bad);
 	}
 	return events;
 }

@@ -48,12 +48,12 @@ enum netlink_event_type {
 
 struct netlink_event {
 	enum netlink_event_type type;
-	bool removed;	   /* RTM_DELLINK / RTM_DELADDR */
+	bool removed; /* RTM_DELLINK / RTM_DELADDR */
 	unsigned ifindex;
 	/* NETLINK_EV_LINK */
-	char ifname[16];   /* "" when the message had none */
-	unsigned flags;	   /* IFF_UP, IFF_RUNNING, ... */
-	unsigned mtu;	   /* 0 when the message had none */
+	char ifname[16]; /* "" when the message had none */
+	unsigned flags; /* IFF_UP, IFF_RUNNING, ... */
+	unsigned mtu; /* 0 when the message had none */
 	/* NETLINK_EV_ADDR */
 	int family;
 	uint8_t addr[16];

@@ -102,8 +102,8 @@ uint16_t vnet_csum_fold(uint32_t sum)
 static uint32_t pseudo_sum(const uint8_t *ip, bool v6, uint8_t proto,
 			   uint32_t l4len)
 {
-	uint32_t s = v6 ? vnet_csum_add(0, ip + 8, 32) :
-			  vnet_csum_add(0, ip + 12, 8);
+	uint32_t s = v6 ? vnet_csum_add(0, ip + 8, 32)
+			: vnet_csum_add(0, ip + 12, 8);
 
 	return s + proto + (l4len >> 16) + (l4len & 0xffff);
 }
@@ -202,8 +202,7 @@ static int split_check(const struct vnet_hdr *h, const uint8_t *p, size_t len,
 	return 0;
 }
 
-static void fix_segment(const struct seginfo *s, uint8_t *o, size_t n,
-			size_t i)
+static void fix_segment(const struct seginfo *s, uint8_t *o, size_t n, size_t i)
 {
 	uint8_t *l4 = o + s->ip.iphl;
 	size_t l4len = n - s->ip.iphl;
@@ -219,7 +218,7 @@ static void fix_segment(const struct seginfo *s, uint8_t *o, size_t n,
 	if (s->tcp) {
 		put32(l4 + 4, get32(l4 + 4) + (uint32_t)(i * s->gso));
 		if (i + 1 < s->nseg)
-			l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+			l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 		if (i > 0)
 			l4[13] &= (uint8_t)~TCP_CWR;
 		put16(l4 + 16, 0);
@@ -262,8 +261,8 @@ int vnet_split(const uint8_t *pkt, size_t len, uint8_t *const *bufs,
 	ret = split_check(&h, pkt, len, &s);
 	if (ret)
 		return ret;
-	if (s.nseg > max_segs || s.hdr + (s.gso < len - s.hdr ? s.gso :
-					  len - s.hdr) > buf_cap)
+	if (s.nseg > max_segs ||
+	    s.hdr + (s.gso < len - s.hdr ? s.gso : len - s.hdr) > buf_cap)
 		return -ENOBUFS;
 	for (size_t i = 0; i < s.nseg; i++) {
 		size_t off = s.hdr + i * s.gso;
@@ -307,9 +306,9 @@ int vnet_verify_checksums(const uint8_t *p, size_t len)
 		return -EINVAL;
 	/* ICMPv4 has no pseudo-header; the others do */
 	if (vnet_csum_fold(vnet_csum_add(
-		    ip.proto == IPPROTO_ICMP_ ?
-			    0 :
-			    pseudo_sum(p, ip.v6, ip.proto, (uint32_t)l4len),
+		    ip.proto == IPPROTO_ICMP_
+			    ? 0
+			    : pseudo_sum(p, ip.v6, ip.proto, (uint32_t)l4len),
 		    p + ip.iphl, l4len)) != 0xffff)
 		return -EINVAL;
 	return 0;
@@ -319,8 +318,8 @@ int vnet_verify_checksums(const uint8_t *p, size_t len)
 
 struct gro_item {
 	uint8_t *buf; /* VNET_HDR_LEN + VNET_MAX_PACKET */
-	size_t len;   /* IP packet bytes after the vnet header */
-	bool open;    /* a TCP flow further segments may be appended to */
+	size_t len; /* IP packet bytes after the vnet header */
+	bool open; /* a TCP flow further segments may be appended to */
 	bool v6;
 	size_t iphl, thl;
 	uint32_t next_seq;
@@ -424,8 +423,8 @@ static bool can_append(const struct gro_item *it, const uint8_t *p,
 	if (!it->open || it->thl != t->thl || t->payload > it->gso_size ||
 	    it->len + t->payload > VNET_MAX_PACKET ||
 	    get32(pt + 4) != it->next_seq || get32(pt + 8) != get32(qt + 8) ||
-	    get16(pt + 14) != get16(qt + 14) ||
-	    (pt[12] != qt[12]) || ((pt[13] ^ qt[13]) & (uint8_t)~TCP_PSH) ||
+	    get16(pt + 14) != get16(qt + 14) || (pt[12] != qt[12]) ||
+	    ((pt[13] ^ qt[13]) & (uint8_t)~TCP_PSH) ||
 	    memcmp(pt + 20, qt + 20, t->thl - 20) != 0)
 		return false;
 	if (t->ip.v6) /* traffic class, flow label, hop limit */

@@ -58,8 +58,8 @@ static bool prefix_matches(const struct node *n, const uint8_t *key,
 	(void)maxbits;
 	if (memcmp(n->bits, key, full) != 0)
 		return false;
-	return rem == 0 ||
-	       ((n->bits[full] ^ key[full]) & (uint8_t)(0xff << (8 - rem))) == 0;
+	return rem == 0 || ((n->bits[full] ^ key[full]) &
+			    (uint8_t)(0xff << (8 - rem))) == 0;
 }
 
 static void mask_key(uint8_t *out, const uint8_t *in, unsigned cidr,
@@ -73,7 +73,8 @@ static void mask_key(uint8_t *out, const uint8_t *in, unsigned cidr,
 		else if (cidr <= i * 8)
 			out[i] = 0;
 		else
-			out[i] = in[i] & (uint8_t)(0xff << (8 - (cidr - i * 8)));
+			out[i] =
+				in[i] & (uint8_t)(0xff << (8 - (cidr - i * 8)));
 	}
 }
 
@@ -138,8 +139,8 @@ static struct node *placement(struct node *root, const uint8_t *key,
 	return parent;
 }
 
-static int insert_new(struct node **root, struct node *parent,
-		      struct node *nn, unsigned maxbits)
+static int insert_new(struct node **root, struct node *parent, struct node *nn,
+		      unsigned maxbits)
 {
 	struct node **slot, *down, *mid;
 	unsigned cidr;

@@ -46,8 +46,7 @@ void allowedips_remove_by_peer(struct allowedips *t, void *peer);
 void allowedips_clear(struct allowedips *t);
 
 /* The peer of the longest prefix holding ip (4 or 16 bytes), or NULL. */
-void *allowedips_lookup(const struct allowedips *t, int family,
-			const void *ip);
+void *allowedips_lookup(const struct allowedips *t, int family, const void *ip);
 /*
  * For an IP packet (v4 or v6, header checked): the peer owning its
  * destination (for sending) or its source (for the check on receive).

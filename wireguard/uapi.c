@@ -248,9 +248,11 @@ static int peer_line(struct uapi_set *s, const char *k, size_t klen,
 	    value_is(k, klen, "replace_allowed_ips")) {
 		if (!value_is(v, vlen, "true"))
 			return -EINVAL;
-		p->flags |= k[0] == 'r' ? (k[2] == 'm' ? UAPI_PEER_REMOVE :
-				UAPI_PEER_REPLACE_ALLOWED_IPS) :
-					  UAPI_PEER_UPDATE_ONLY;
+		p->flags |=
+			k[0] == 'r'
+				? (k[2] == 'm' ? UAPI_PEER_REMOVE
+					       : UAPI_PEER_REPLACE_ALLOWED_IPS)
+				: UAPI_PEER_UPDATE_ONLY;
 	} else if (value_is(k, klen, "preshared_key")) {
 		if (parse_key(v, vlen, p->preshared_key))
 			return -EINVAL;
@@ -410,7 +412,7 @@ static int buf_reserve(struct uapi_buf *b, size_t more)
 }
 
 __attribute__((format(printf, 2, 3))) static void bprintf(struct uapi_buf *b,
-							 const char *fmt, ...)
+							  const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -599,8 +601,8 @@ static int write_all(int fd, const char *p, size_t len)
 }
 
 /* Answer one complete request. */
-static int serve_one(int fd, const char *req, size_t len,
-		     uapi_handle_fn handle, void *arg)
+static int serve_one(int fd, const char *req, size_t len, uapi_handle_fn handle,
+		     void *arg)
 {
 	struct uapi_set *set = NULL;
 	struct uapi_buf ans;
@@ -650,8 +652,8 @@ int uapi_serve_conn(int fd, uapi_handle_fn handle, void *arg)
 			continue;
 		}
 		if (len == cap) {
-			char *nb = cap < UAPI_MAX_REQUEST ? malloc(cap * 2) :
-							    NULL;
+			char *nb =
+				cap < UAPI_MAX_REQUEST ? malloc(cap * 2) : NULL;
 
 			if (!nb) {
 				ret = -E2BIG;

@@ -28,8 +28,8 @@ enum {
 	UAPI_KEY_LEN = 32,
 	/* Caps: a request can grow nothing past these. */
 	UAPI_MAX_REQUEST = 8 << 20, /* bytes, through the blank line */
-	UAPI_MAX_LINE = 512,	    /* one key=value line */
-	UAPI_MAX_PEERS = 16384,	    /* peer sections in one set */
+	UAPI_MAX_LINE = 512, /* one key=value line */
+	UAPI_MAX_PEERS = 16384, /* peer sections in one set */
 	UAPI_MAX_ALLOWED_IPS = 1 << 18, /* allowed_ip lines in one set */
 };
 
@@ -40,19 +40,19 @@ enum uapi_op {
 
 /* Interface-level flags of a set request. */
 enum {
-	UAPI_SET_PRIVATE_KEY = 1 << 0,	/* private_key (all zero: remove it) */
-	UAPI_SET_LISTEN_PORT = 1 << 1,	/* listen_port */
-	UAPI_SET_FWMARK = 1 << 2,	/* fwmark (0: remove it) */
+	UAPI_SET_PRIVATE_KEY = 1 << 0, /* private_key (all zero: remove it) */
+	UAPI_SET_LISTEN_PORT = 1 << 1, /* listen_port */
+	UAPI_SET_FWMARK = 1 << 2, /* fwmark (0: remove it) */
 	UAPI_SET_REPLACE_PEERS = 1 << 3, /* replace_peers=true */
 };
 
 /* Per-peer flags of a set request. */
 enum {
-	UAPI_PEER_REMOVE = 1 << 0,		/* remove=true */
-	UAPI_PEER_UPDATE_ONLY = 1 << 1,		/* update_only=true */
-	UAPI_PEER_PRESHARED_KEY = 1 << 2,	/* preshared_key (zero: none) */
-	UAPI_PEER_ENDPOINT = 1 << 3,		/* endpoint */
-	UAPI_PEER_KEEPALIVE = 1 << 4,		/* persistent_keepalive_interval */
+	UAPI_PEER_REMOVE = 1 << 0, /* remove=true */
+	UAPI_PEER_UPDATE_ONLY = 1 << 1, /* update_only=true */
+	UAPI_PEER_PRESHARED_KEY = 1 << 2, /* preshared_key (zero: none) */
+	UAPI_PEER_ENDPOINT = 1 << 3, /* endpoint */
+	UAPI_PEER_KEEPALIVE = 1 << 4, /* persistent_keepalive_interval */
 	UAPI_PEER_REPLACE_ALLOWED_IPS = 1 << 5, /* replace_allowed_ips=true */
 };
 
@@ -80,7 +80,8 @@ struct uapi_set {
 	uint32_t fwmark;
 	struct uapi_peer_set *peers; /* in request order */
 	size_t n_peers;
-	struct uapi_allowed_ip *allowed_ips; /* all peers', see allowed_ips_off */
+	/* every peer's allowed IPs, see allowed_ips_off */
+	struct uapi_allowed_ip *allowed_ips;
 	size_t n_allowed_ips;
 	size_t cap_peers, cap_allowed_ips;
 };
@@ -118,7 +119,7 @@ struct uapi_device_info {
 	bool has_private_key;
 	uint8_t private_key[UAPI_KEY_LEN];
 	uint16_t listen_port; /* 0: not written */
-	uint32_t fwmark;      /* 0: not written */
+	uint32_t fwmark; /* 0: not written */
 };
 
 /* What a get answer says about one peer. */
@@ -165,7 +166,8 @@ int uapi_listen(const char *dir, const char *ifname);
  * closed, or -errno. The daemon may instead drive the parser from its loop.
  */
 typedef int (*uapi_handle_fn)(void *arg, enum uapi_op op,
-			      const struct uapi_set *set, struct uapi_buf *answer);
+			      const struct uapi_set *set,
+			      struct uapi_buf *answer);
 int uapi_serve_conn(int fd, uapi_handle_fn handle, void *arg);
 
 #endif

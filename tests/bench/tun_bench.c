@@ -37,7 +37,7 @@ static void bench_allowedips(size_t prefixes, size_t lookups)
 {
 	struct allowedips *t = allowedips_create(0);
 	static char peers[256];
-	uint8_t (*keys)[16] = malloc(lookups * 16);
+	uint8_t(*keys)[16] = malloc(lookups * 16);
 	volatile uintptr_t sink = 0;
 	double t0, dt;
 
@@ -47,10 +47,12 @@ static void bench_allowedips(size_t prefixes, size_t lookups)
 		for (int b = 0; b < 16; b++)
 			ip[b] = (uint8_t)rnd();
 		if (i & 1)
-			allowedips_insert(t, AF_INET6, ip, (uint8_t)(16 + rnd() % 113),
+			allowedips_insert(t, AF_INET6, ip,
+					  (uint8_t)(16 + rnd() % 113),
 					  &peers[rnd() % 256]);
 		else
-			allowedips_insert(t, AF_INET, ip, (uint8_t)(8 + rnd() % 25),
+			allowedips_insert(t, AF_INET, ip,
+					  (uint8_t)(8 + rnd() % 25),
 					  &peers[rnd() % 256]);
 	}
 	for (size_t i = 0; i < lookups; i++)
@@ -58,8 +60,8 @@ static void bench_allowedips(size_t prefixes, size_t lookups)
 			keys[i][b] = (uint8_t)rnd();
 	t0 = now_s();
 	for (size_t i = 0; i < lookups; i++)
-		sink += (uintptr_t)allowedips_lookup(t, (i & 1) ? AF_INET6 : AF_INET,
-						     keys[i]);
+		sink += (uintptr_t)allowedips_lookup(
+			t, (i & 1) ? AF_INET6 : AF_INET, keys[i]);
 	dt = now_s() - t0;
 	printf("allowedips: %zu prefixes (half v4, half v6), %.1f M lookups/s "
 	       "(%.0f ns each)\n",

@@ -241,7 +241,7 @@ struct tcpspec {
 	uint32_t seq, ack;
 	uint8_t flags;
 	bool syn_opts;
-	size_t payload;	  /* bytes of the pattern, from stream offset off */
+	size_t payload; /* bytes of the pattern, from stream offset off */
 	uint32_t off;
 };
 
@@ -280,9 +280,14 @@ static void tcp_send(struct ctx *c, const struct conn *k, uint8_t flags,
 		     uint32_t seq, bool syn_opts)
 {
 	uint8_t o[80];
-	struct tcpspec s = { .v6 = k->v6, .src = k->local, .dst = k->peer,
-			     .sport = DISCARD_PORT, .dport = k->peer_port,
-			     .seq = seq, .ack = k->rcv_nxt, .flags = flags,
+	struct tcpspec s = { .v6 = k->v6,
+			     .src = k->local,
+			     .dst = k->peer,
+			     .sport = DISCARD_PORT,
+			     .dport = k->peer_port,
+			     .seq = seq,
+			     .ack = k->rcv_nxt,
+			     .flags = flags,
 			     .syn_opts = syn_opts };
 
 	emit(c, o, tcp_build(o, &s, c->mss));
@@ -371,9 +376,14 @@ static void tcp_in(struct ctx *c, const uint8_t *p, size_t len, bool v6,
  */
 static int gro_syn(struct ctx *c, struct grocheck *g)
 {
-	struct tcpspec syn = { .v6 = g->v6, .src = g->peer, .dst = g->local,
-			       .sport = GRO_CLIENT_PORT, .dport = GRO_PORT,
-			       .seq = g->isn, .flags = 0x02, .syn_opts = true };
+	struct tcpspec syn = { .v6 = g->v6,
+			       .src = g->peer,
+			       .dst = g->local,
+			       .sport = GRO_CLIENT_PORT,
+			       .dport = GRO_PORT,
+			       .seq = g->isn,
+			       .flags = 0x02,
+			       .syn_opts = true };
 	uint8_t o[80];
 
 	g->syn_ms = clock_now_ms();
@@ -405,7 +415,8 @@ static int gro_start(struct ctx *c, struct grocheck *g, const struct prefix *p)
 		memcpy(&sa.in4.sin_addr, g->local, 4);
 	}
 	g->cfd = -1;
-	g->lfd = socket(p->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	g->lfd = socket(p->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
 	if (g->lfd < 0)
 		return -errno;
 	setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -422,9 +433,13 @@ static int gro_start(struct ctx *c, struct grocheck *g, const struct prefix *p)
 static void gro_synack(struct ctx *c, struct grocheck *g, const uint8_t *t)
 {
 	static uint8_t o[VNET_HDR_LEN + GRO_SEG + 80];
-	struct tcpspec s = { .v6 = g->v6, .src = g->peer, .dst = g->local,
-			     .sport = GRO_CLIENT_PORT, .dport = GRO_PORT,
-			     .seq = g->isn + 1, .flags = 0x10 };
+	struct tcpspec s = { .v6 = g->v6,
+			     .src = g->peer,
+			     .dst = g->local,
+			     .sport = GRO_CLIENT_PORT,
+			     .dport = GRO_PORT,
+			     .seq = g->isn + 1,
+			     .flags = 0x10 };
 
 	g->srv_next = get32(t + 4) + 1;
 	s.ack = g->srv_next;
@@ -466,7 +481,8 @@ static void gro_poll(struct grocheck *g)
 	if (!g->active || g->done)
 		return;
 	if (g->cfd < 0) {
-		g->cfd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		g->cfd = accept4(g->lfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (g->cfd < 0)
 			return;
 	}
@@ -545,7 +561,8 @@ static void tun_in(struct ctx *c, uint8_t *buf, size_t cap,
 		vnet_hdr_get(&h, buf);
 		if (h.gso_type != VNET_GSO_NONE)
 			c->st.gso++;
-		nseg = vnet_split(buf, (size_t)n, segs, SEG_CAP, lens, MAX_SEGS);
+		nseg = vnet_split(buf, (size_t)n, segs, SEG_CAP, lens,
+				  MAX_SEGS);
 		if (nseg < 0) {
 			c->st.split_err++;
 			continue;
@@ -703,8 +720,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	};
 	int ch;
 
-	*o = (struct opts){ .name = "imtun0", .mtu = 1420, .timeout = 60,
-			    .vnet = true, .count = 3 };
+	*o = (struct opts){ .name = "imtun0",
+			    .mtu = 1420,
+			    .timeout = 60,
+			    .vnet = true,
+			    .count = 3 };
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
@@ -715,10 +735,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'a':
 		case 'r':
-			if ((ch == 'a' ? o->naddrs : o->nroutes) >= MAX_PREFIXES ||
-			    parse_prefix(optarg, ch == 'a' ?
-							 &o->addrs[o->naddrs++] :
-							 &o->routes[o->nroutes++]))
+			if ((ch == 'a' ? o->naddrs : o->nroutes) >=
+				    MAX_PREFIXES ||
+			    parse_prefix(optarg,
+					 ch == 'a' ? &o->addrs[o->naddrs++]
+						   : &o->routes[o->nroutes++]))
 				return -EINVAL;
 			break;
 		case 't':
@@ -829,8 +850,9 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_opts(argc, argv, &o)) {
-		fprintf(stderr, "usage: %s --name IF --mtu N --addr CIDR... "
-				"--route CIDR... [--timeout S] [--no-vnet-hdr]\n",
+		fprintf(stderr,
+			"usage: %s --name IF --mtu N --addr CIDR... "
+			"--route CIDR... [--timeout S] [--no-vnet-hdr]\n",
 			argv[0]);
 		return 2;
 	}
@@ -850,7 +872,8 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = configure(nl, tun_ifindex(c.tun), &o);
 	if (ret) {
-		fprintf(stderr, "icemesh-tun-test: setup: %s\n", strerror(-ret));
+		fprintf(stderr, "icemesh-tun-test: setup: %s\n",
+			strerror(-ret));
 		goto out;
 	}
 	printf("READY %s ifindex=%u offloads=0x%x\n", tun_name(c.tun),

@@ -102,7 +102,8 @@ static int apply_peer(struct device *d, const struct uapi_set *s,
 	if (ps->flags & UAPI_PEER_PRESHARED_KEY) {
 		memcpy(p->info.preshared_key, ps->preshared_key, UAPI_KEY_LEN);
 		p->info.has_preshared_key =
-			sodium_memcmp(ps->preshared_key, zero, UAPI_KEY_LEN) != 0;
+			sodium_memcmp(ps->preshared_key, zero, UAPI_KEY_LEN) !=
+			0;
 	}
 	if (ps->flags & UAPI_PEER_ENDPOINT)
 		p->info.endpoint = ps->endpoint;
@@ -113,7 +114,8 @@ static int apply_peer(struct device *d, const struct uapi_set *s,
 	for (size_t i = 0; i < ps->n_allowed_ips; i++) {
 		const struct uapi_allowed_ip *a =
 			&s->allowed_ips[ps->allowed_ips_off + i];
-		int ret = allowedips_insert(d->aips, a->family, a->ip, a->cidr, p);
+		int ret = allowedips_insert(d->aips, a->family, a->ip, a->cidr,
+					    p);
 
 		if (ret)
 			return ret;

@@ -29,7 +29,8 @@ static void round_trip(const struct uapi_set *s)
 	    s2->listen_port != s->listen_port || s2->fwmark != s->fwmark)
 		abort();
 	for (size_t i = 0; i < s->n_peers; i++) {
-		const struct uapi_peer_set *a = &s->peers[i], *c = &s2->peers[i];
+		const struct uapi_peer_set *a = &s->peers[i],
+					   *c = &s2->peers[i];
 
 		if (a->flags != c->flags ||
 		    memcmp(a->public_key, c->public_key, UAPI_KEY_LEN) ||

@@ -123,51 +123,46 @@ static void test_bad_messages(void **state)
 	nlh = put_addr(buf, RTM_NEWADDR, AF_INET6, "fd77::1", 64, 7,
 		       IFA_ADDRESS);
 	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET;
-	assert_int_equal(netlink_parse_events(buf, nlh->nlmsg_len, record, &s,
-					      &bad),
-			 0);
+	assert_int_equal(
+		netlink_parse_events(buf, nlh->nlmsg_len, record, &s, &bad), 0);
 	assert_int_equal(bad, 1);
 	/* prefix longer than the family allows */
 	nlh = put_addr(buf, RTM_NEWADDR, AF_INET, "10.0.0.1", 33, 7, IFA_LOCAL);
-	assert_int_equal(netlink_parse_events(buf, nlh->nlmsg_len, record, &s,
-					      &bad),
-			 0);
+	assert_int_equal(
+		netlink_parse_events(buf, nlh->nlmsg_len, record, &s, &bad), 0);
 	/* no address at all */
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWADDR;
 	mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifaddrmsg));
-	assert_int_equal(netlink_parse_events(buf, nlh->nlmsg_len, record, &s,
-					      &bad),
-			 0);
+	assert_int_equal(
+		netlink_parse_events(buf, nlh->nlmsg_len, record, &s, &bad), 0);
 	/* header shorter than struct ifinfomsg */
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;
 	mnl_nlmsg_put_extra_header(nlh, 4);
-	assert_int_equal(netlink_parse_events(buf, nlh->nlmsg_len, record, &s,
-					      &bad),
-			 0);
+	assert_int_equal(
+		netlink_parse_events(buf, nlh->nlmsg_len, record, &s, &bad), 0);
 	/* a name without its NUL, and an MTU of the wrong size */
 	nlh = put_link(buf, RTM_NEWLINK, 3, 0, "abcd", -1);
 	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct ifinfomsg));
 	((char *)mnl_attr_get_payload(a))[4] = 'e';
-	assert_int_equal(netlink_parse_events(buf, nlh->nlmsg_len, record, &s,
-					      &bad),
-			 0);
+	assert_int_equal(
+		netlink_parse_events(buf, nlh->nlmsg_len, record, &s, &bad), 0);
 	nlh = put_link(buf, RTM_NEWLINK, 3, 0, NULL, -1);
 	mnl_attr_put_u16(nlh, IFLA_MTU, 1500);
-	assert_int_equal(netlink_parse_events(buf, nlh->nlmsg_len, record, &s,
-					      &bad),
-			 0);
+	assert_int_equal(
+		netlink_parse_events(buf, nlh->nlmsg_len, record, &s, &bad), 0);
 	/* a truncated message */
 	nlh = put_link(buf, RTM_NEWLINK, 3, 0, "x", 1500);
-	assert_int_equal(netlink_parse_events(buf, nlh->nlmsg_len - 1, record,
-					      &s, &bad),
-			 0);
+	assert_int_equal(
+		netlink_parse_events(buf, nlh->nlmsg_len - 1, record, &s, &bad),
+		0);
 	/* a length past 2^31 after a good message (found by fuzzing) */
 	nlh = put_link(buf, RTM_NEWLINK, 3, 0, "x", 1500);
 	nlh = (void *)(buf + nlh->nlmsg_len);
 	memset(nlh, 0xe5, 64);
-	assert_int_equal(netlink_parse_events(buf, (size_t)((char *)nlh - buf) + 64,
+	assert_int_equal(netlink_parse_events(buf,
+					      (size_t)((char *)nlh - buf) + 64,
 					      record, &s, &bad),
 			 1);
 	assert_int_equal(bad, 8);

@@ -145,9 +145,9 @@ static void build(struct pkt *k, bool v6, bool tcp, size_t thl, size_t payload,
 		c = ref_sum(ref_pseudo(p, v6, p[v6 ? 6 : 9], len - iphl), NULL,
 			    0);
 	else
-		c = (uint16_t)~ref_sum(ref_pseudo(p, v6, p[v6 ? 6 : 9],
-						  len - iphl),
-				       l4, len - iphl);
+		c = (uint16_t)~ref_sum(
+			ref_pseudo(p, v6, p[v6 ? 6 : 9], len - iphl), l4,
+			len - iphl);
 	put16(l4 + (tcp ? 16 : 6), c);
 	k->len = len;
 }
@@ -167,9 +167,9 @@ static void set_hdr(struct pkt *k, uint8_t flags, uint8_t type, size_t gso,
 static void test_csum_reference_vector(void **state)
 {
 	/* a well-known IPv4 header whose checksum is 0xb861 */
-	uint8_t h[20] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40,
-			  0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8,
-			  0x00, 0xc7 };
+	uint8_t h[20] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40,
+			  0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+			  0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
 
 	assert_int_equal((uint16_t)~vnet_csum_fold(vnet_csum_add(0, h, 20)),
 			 0xb861);
@@ -185,8 +185,9 @@ static void check_tcp_segments(bool v6, int n, size_t thl, size_t gso,
 
 	for (int i = 0; i < n; i++) {
 		const uint8_t *p = segs[i], *l4 = p + iphl;
-		size_t want = (size_t)i * gso + gso <= total ? gso :
-							       total - (size_t)i * gso;
+		size_t want = (size_t)i * gso + gso <= total
+				      ? gso
+				      : total - (size_t)i * gso;
 
 		assert_int_equal(lens[i], iphl + thl + want);
 		assert_valid(p, lens[i]);
@@ -210,7 +211,8 @@ static void test_split_tcp(void **state)
 	for (int v6 = 0; v6 < 2; v6++) {
 		size_t iphl = v6 ? 40 : 20;
 
-		build(&k, v6, true, 32, 3500, 0xfffffc00u, 0x18 | 0x80, 3, true);
+		build(&k, v6, true, 32, 3500, 0xfffffc00u, 0x18 | 0x80, 3,
+		      true);
 		set_hdr(&k, VNET_F_NEEDS_CSUM,
 			v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4, 1000, iphl, 16);
 		assert_int_equal(vnet_split(k.b, VNET_HDR_LEN + k.len, segs,
@@ -249,7 +251,8 @@ static void test_split_udp(void **state)
 			assert_int_equal(lens[i], iphl + 8 + want);
 			assert_int_equal(get16(segs[i] + iphl + 4), 8 + want);
 			assert_valid(segs[i], lens[i]);
-			assert_int_equal(segs[i][iphl + 8], (uint8_t)(i * 1200 + 5));
+			assert_int_equal(segs[i][iphl + 8],
+					 (uint8_t)(i * 1200 + 5));
 		}
 	}
 }
@@ -359,8 +362,8 @@ static void test_gro_round_trip(void **state)
 	/* two flows' segments, interleaved, with a UDP packet in between */
 	build(&k4, false, true, 32, 5300, 1000, 0x18, 1, true);
 	set_hdr(&k4, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 1300, 20, 16);
-	n4 = (size_t)vnet_split(k4.b, VNET_HDR_LEN + k4.len, segs, SEGCAP,
-				lens, MAXSEG);
+	n4 = (size_t)vnet_split(k4.b, VNET_HDR_LEN + k4.len, segs, SEGCAP, lens,
+				MAXSEG);
 	assert_int_equal(n4, 5);
 	for (size_t i = 0; i < n4; i++) {
 		memcpy(orig[0][i].b, segs[i], lens[i]);
@@ -368,8 +371,8 @@ static void test_gro_round_trip(void **state)
 	}
 	build(&k6, true, true, 20, 4000, 77, 0x10, 2, true);
 	set_hdr(&k6, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 1000, 40, 16);
-	n6 = (size_t)vnet_split(k6.b, VNET_HDR_LEN + k6.len, segs, SEGCAP,
-				lens, MAXSEG);
+	n6 = (size_t)vnet_split(k6.b, VNET_HDR_LEN + k6.len, segs, SEGCAP, lens,
+				MAXSEG);
 	assert_int_equal(n6, 4);
 	for (size_t i = 0; i < n6; i++) {
 		memcpy(orig[1][i].b, segs[i], lens[i]);
@@ -413,16 +416,16 @@ static void test_gro_round_trip(void **state)
 		uint8_t *p = ip_of(&c.out[f]);
 		size_t iphl = f ? 40 : 20, l4len = c.out[f].len - iphl;
 
-		put16(p + iphl + 16,
-		      (uint16_t)~ref_sum(0, p + iphl, l4len));
+		put16(p + iphl + 16, (uint16_t)~ref_sum(0, p + iphl, l4len));
 		assert_valid(p, c.out[f].len);
 	}
 	/* splitting the super-packets again gives the very same segments */
 	for (int f = 0; f < 2; f++) {
 		size_t n = f ? n6 : n4;
 
-		assert_int_equal(vnet_split(c.out[f].b, VNET_HDR_LEN + c.out[f].len,
-					    segs, SEGCAP, lens, MAXSEG),
+		assert_int_equal(vnet_split(c.out[f].b,
+					    VNET_HDR_LEN + c.out[f].len, segs,
+					    SEGCAP, lens, MAXSEG),
 				 (int)n);
 		for (size_t i = 0; i < n; i++) {
 			assert_int_equal(lens[i], olens[f][i]);

@@ -139,12 +139,14 @@ static void *ref_lookup(const struct ref *r, int family, const uint8_t *ip)
 static void random_ip(int family, uint8_t *ip)
 {
 	static const uint8_t base4[][4] = {
-		{ 10, 0, 0, 0 }, { 10, 1, 0, 0 }, { 192, 168, 7, 0 },
+		{ 10, 0, 0, 0 },   { 10, 1, 0, 0 }, { 192, 168, 7, 0 },
 		{ 100, 64, 0, 0 }, { 0, 0, 0, 0 },
 	};
 	static const uint8_t base6[][4] = {
-		{ 0xfd, 0x00, 0, 0 }, { 0xfd, 0x00, 0x12, 0x34 },
-		{ 0x20, 0x01, 0x0d, 0xb8 }, { 0, 0, 0, 0 },
+		{ 0xfd, 0x00, 0, 0 },
+		{ 0xfd, 0x00, 0x12, 0x34 },
+		{ 0x20, 0x01, 0x0d, 0xb8 },
+		{ 0, 0, 0, 0 },
 	};
 	unsigned bytes = family == AF_INET ? 4 : 16;
 	uint32_t pick = rnd();
@@ -264,13 +266,14 @@ static void random_round(unsigned ops, unsigned probes)
 		random_ip(family, ip);
 		if (what < 65) {
 			assert_int_equal(
-				allowedips_insert(t, family, ip, cidr, peer), 0);
+				allowedips_insert(t, family, ip, cidr, peer),
+				0);
 			ref_insert(&r, family, ip, cidr, peer);
 		} else if (what < 85 && r.n) {
 			/* remove an existing one, sometimes naming a wrong peer */
 			struct ref_entry e = r.e[rnd() % r.n];
-			void *who = (rnd() & 3) == 0 ? &peers[rnd() % 16] :
-						       e.peer;
+			void *who =
+				(rnd() & 3) == 0 ? &peers[rnd() % 16] : e.peer;
 			int want = ref_remove(&r, e.family, e.ip, e.cidr, who);
 
 			assert_int_equal(allowedips_remove(t, e.family, e.ip,
@@ -359,7 +362,8 @@ static void test_fixed_cases(void **state)
 static void test_cap_and_packets(void **state)
 {
 	struct allowedips *t = allowedips_create(3);
-	uint8_t a[4] = { 10, 0, 0, 0 }, pkt4[20] = { 0x45 }, pkt6[40] = { 0x60 };
+	uint8_t a[4] = { 10, 0, 0, 0 }, pkt4[20] = { 0x45 },
+		pkt6[40] = { 0x60 };
 	char p1, p2;
 
 	assert_non_null(t);

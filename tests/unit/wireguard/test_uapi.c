@@ -74,7 +74,8 @@ static void test_good_requests(void **state)
 	assert_int_equal(s->n_allowed_ips, 3);
 	p = &s->peers[0];
 	assert_int_equal(p->public_key[0], 0xb8);
-	assert_int_equal(p->flags, UAPI_PEER_PRESHARED_KEY | UAPI_PEER_ENDPOINT |
+	assert_int_equal(p->flags, UAPI_PEER_PRESHARED_KEY |
+					   UAPI_PEER_ENDPOINT |
 					   UAPI_PEER_KEEPALIVE |
 					   UAPI_PEER_REPLACE_ALLOWED_IPS);
 	assert_memory_equal(p->preshared_key, s->private_key, 32);
@@ -121,8 +122,8 @@ static void test_bad_requests(void **state)
 		{ "get=2\n\n", -EPROTO },
 		{ "get=1\nx\n\n", -EPROTO },
 		{ "put=1\n\n", -EPROTO },
-		{ "set=1\n", -EPROTO },			/* no blank line */
-		{ "set=1\nlisten_port=1\n", -EPROTO },	/* no blank line */
+		{ "set=1\n", -EPROTO }, /* no blank line */
+		{ "set=1\nlisten_port=1\n", -EPROTO }, /* no blank line */
 		{ "set=1\n\nlisten_port=1\n", -EPROTO }, /* past the end */
 		{ "set=1\nlisten_port\n\n", -EPROTO },
 		{ "set=1\nlisten_port=65536\n\n", -EINVAL },
@@ -139,23 +140,34 @@ static void test_bad_requests(void **state)
 		{ "set=1\nreplace_peers=1\n\n", -EINVAL },
 		{ "set=1\nunknown=1\n\n", -EINVAL },
 		{ "set=1\nLISTEN_PORT=1\n\n", -EINVAL },
-		{ "set=1\nendpoint=192.0.2.1:1\n\n", -EINVAL }, /* before a peer */
+		{ "set=1\nendpoint=192.0.2.1:1\n\n",
+		  -EINVAL }, /* before a peer */
 		{ "set=1\nprotocol_version=1\n\n", -EINVAL },
 		{ "set=1\npublic_key=" K1 "\nlisten_port=1\n\n", -EINVAL },
 		{ "set=1\npublic_key=" K1 "\nremove=yes\n\n", -EINVAL },
 		{ "set=1\npublic_key=" K1 "\nprotocol_version=2\n\n", -EINVAL },
 		{ "set=1\npublic_key=" K1 "\nendpoint=192.0.2.1\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nendpoint=2001:db8::1:5\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nendpoint=[2001:db8::1]\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nendpoint=host.example:5\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nendpoint=192.0.2.1:70000\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0/33\n\n", -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nendpoint=2001:db8::1:5\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nendpoint=[2001:db8::1]\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nendpoint=host.example:5\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nendpoint=192.0.2.1:70000\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0/33\n\n",
+		  -EINVAL },
 		{ "set=1\npublic_key=" K1 "\nallowed_ip=::/129\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0/08\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0/8\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0/\n\n", -EINVAL },
-		{ "set=1\npublic_key=" K1 "\npersistent_keepalive_interval=65536\n\n",
+		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0/08\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0/8\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1 "\nallowed_ip=10.0.0.0/\n\n",
+		  -EINVAL },
+		{ "set=1\npublic_key=" K1
+		  "\npersistent_keepalive_interval=65536\n\n",
 		  -EINVAL },
 		{ "set=1\npublic_key=" K1 "\npreshared_key=\n\n", -EINVAL },
 		{ "set=1\npublic_key=\n\n", -EINVAL },
@@ -179,8 +191,10 @@ static void test_bad_requests(void **state)
 
 static void test_caps(void **state)
 {
-	size_t per = strlen("allowed_ip=10.0.0.0/32\n"), n = UAPI_MAX_ALLOWED_IPS + 1;
-	size_t hdr = strlen("set=1\npublic_key=" K1 "\n"), len = hdr + n * per + 1;
+	size_t per = strlen("allowed_ip=10.0.0.0/32\n"),
+	       n = UAPI_MAX_ALLOWED_IPS + 1;
+	size_t hdr = strlen("set=1\npublic_key=" K1 "\n"),
+	       len = hdr + n * per + 1;
 	char *req = malloc(len);
 	enum uapi_op op;
 	struct uapi_set *s = NULL;
@@ -296,7 +310,8 @@ static void test_set_round_trip(void **state)
 	assert_string_equal(b.data, req);
 	assert_int_equal(uapi_parse(b.data, b.len, &op, &s2), 0);
 	assert_int_equal(s2->n_peers, s->n_peers);
-	assert_memory_equal(s2->peers, s->peers, s->n_peers * sizeof(*s->peers));
+	assert_memory_equal(s2->peers, s->peers,
+			    s->n_peers * sizeof(*s->peers));
 	assert_memory_equal(s2->allowed_ips, s->allowed_ips,
 			    s->n_allowed_ips * sizeof(*s->allowed_ips));
 	uapi_buf_free(&b);
@@ -319,7 +334,8 @@ static int fake_handle(void *arg, enum uapi_op op, const struct uapi_set *set,
 static void test_serve_socketpair(void **state)
 {
 	/* two requests in one write, one split over writes, then a bad one */
-	const char *in = "get=1\n\nset=1\nlisten_port=13\n\nset=1\nfwmark=x\n\nse";
+	const char *in =
+		"get=1\n\nset=1\nlisten_port=13\n\nset=1\nfwmark=x\n\nse";
 	const char *want = "listen_port=7\nerrno=0\n\n"
 			   "errno=-98\n\n"
 			   "errno=-22\n\n"
