@@ -57,6 +57,24 @@ void wg_blake2s_free(struct wg_blake2s *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void wg_blake2s_scrub(struct wg_blake2s *b)
+{
+	static const uint8_t zero[WG_HASH_LEN];
+
+	/* re-keying makes the providers cleanse the key copies they hold */
+	if (b->hmacctx)
+		EVP_MAC_init(b->hmacctx, zero, sizeof(zero), NULL);
+	wg_blake2s_scrub_mac(b);
+}
+
+void wg_blake2s_scrub_mac(struct wg_blake2s *b)
+{
+	static const uint8_t zero[WG_HASH_LEN];
+
+	if (b->kmacctx)
+		EVP_MAC_init(b->kmacctx, zero, sizeof(zero), NULL);
+}
+
 int wg_blake2s_hash(struct wg_blake2s *b, uint8_t out[WG_HASH_LEN],
 		    const void *a, size_t alen, const void *c, size_t clen)
 {

@@ -34,6 +34,15 @@ int wg_blake2s_init(struct wg_blake2s *b);
 /* Frees what init made; accepts a zeroed struct. */
 void wg_blake2s_free(struct wg_blake2s *b);
 
+/*
+ * Overwrite the keys the HMAC and MAC contexts keep from their last use
+ * (a chaining key, a cookie secret) with zeros. Call when a handshake or
+ * cookie operation is over.
+ */
+void wg_blake2s_scrub(struct wg_blake2s *b);
+/* The same for the keyed-MAC context alone (allocation-free). */
+void wg_blake2s_scrub_mac(struct wg_blake2s *b);
+
 /* out = HASH(a || b); b may be NULL with blen 0. 0 or -EIO. */
 int wg_blake2s_hash(struct wg_blake2s *b, uint8_t out[WG_HASH_LEN],
 		    const void *a, size_t alen, const void *c, size_t clen);

@@ -89,6 +89,9 @@ wg_cookie_validate(struct wg_cookie_checker *c, struct wg_blake2s *b2,
 	st = WG_COOKIE_VALID_MAC_WITH_COOKIE;
 out:
 	sodium_memzero(cookie, sizeof(cookie));
+	if (check_cookie)
+		wg_blake2s_scrub_mac(
+			b2); /* the MAC context last held Rm or a cookie */
 	return st;
 }
 
@@ -111,6 +114,7 @@ int wg_cookie_create_reply(struct wg_cookie_checker *c, struct wg_blake2s *b2,
 			   sizeof(cookie), mac1, WG_MAC_LEN))
 		rc = 0;
 	sodium_memzero(cookie, sizeof(cookie));
+	wg_blake2s_scrub_mac(b2);
 	return rc;
 }
 
@@ -143,8 +147,11 @@ int wg_cookie_add_macs(struct wg_cookie_maker *m, struct wg_blake2s *b2,
 	if (m->cookie_valid && now_ms < m->cookie_birth_ms +
 						COOKIE_SECRET_MAX_AGE_MS -
 						COOKIE_SECRET_LATENCY_MS) {
-		if (wg_blake2s_mac(b2, macs->mac2, m->cookie, WG_COOKIE_LEN,
-				   msg, off + WG_MAC_LEN))
+		int rc = wg_blake2s_mac(b2, macs->mac2, m->cookie,
+					WG_COOKIE_LEN, msg, off + WG_MAC_LEN);
+
+		wg_blake2s_scrub_mac(b2);
+		if (rc)
 			return -EIO;
 	} else {
 		memset(macs->mac2, 0, WG_MAC_LEN);

@@ -6,11 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "wireguard/device_impl.h"
 
 static void default_random(void *buf, size_t len, void *arg)
 {
 	randombytes_buf(buf, len);
+}
+
+/* The start of a peer's public key in base64, as wg(8) shows keys: logs only. */
+static const char *peer_name(const struct wg_peer *p, char buf[12])
+{
+	char b64[sodium_base64_ENCODED_LEN(WG_KEY_LEN,
+					   sodium_base64_VARIANT_ORIGINAL)];
+
+	sodium_bin2base64(b64, sizeof(b64), p->pub, WG_KEY_LEN,
+			  sodium_base64_VARIANT_ORIGINAL);
+	memcpy(buf, b64, 8);
+	memcpy(buf + 8, "...", 4);
+	return buf;
 }
 
 /* ---------------------------------------------------------- index table */
@@ -216,6 +230,7 @@ static int begin_session(struct wg_peer *p, uint64_t now_ms)
 	struct wg_device *dev = p->dev;
 	struct wg_noise_session_keys keys;
 	struct wg_keypair *kp = keypair_slot(p);
+	char name[12];
 	int rc;
 
 	if (!kp)
@@ -247,6 +262,8 @@ static int begin_session(struct wg_peer *p, uint64_t now_ms)
 	dev->cfg.tai64n(p->last_handshake_tai64n, dev->cfg.tai64n_arg);
 	p->sent_lastminute_handshake = false;
 	wg_timers_session_derived(&p->timers, now_ms);
+	log_debug("wg", "peer %s: new session as %s", peer_name(p, name),
+		  kp->initiator ? "initiator" : "responder");
 out:
 	sodium_memzero(&keys, sizeof(keys));
 	return rc;
@@ -269,10 +286,12 @@ static void notify(struct wg_peer *p, enum wg_peer_event ev)
 
 static void send_to_peer(struct wg_peer *p, const uint8_t *buf, size_t len)
 {
+	/* without an endpoint there is nowhere to send: the peer must
+	 * reach us first (its handshake sets the endpoint) */
+	if (p->endpoint.sa.sa_family == AF_UNSPEC)
+		return;
 	p->tx_bytes += len;
-	if (p->endpoint.sa.sa_family != AF_UNSPEC)
-		p->dev->cfg.send(p, &p->endpoint, buf, len,
-				 p->dev->cfg.send_arg);
+	p->dev->cfg.send(p, &p->endpoint, buf, len, p->dev->cfg.send_arg);
 }
 
 static void send_initiation(struct wg_peer *p, uint64_t now_ms, bool retry)
@@ -671,9 +690,16 @@ int wg_device_recv(struct wg_device *dev, const union sockaddr_any *src,
 		   uint8_t *pkt, size_t len, uint64_t now_ms, struct wg_rx *out)
 {
 	int rc = recv_msg(dev, src, pkt, len, now_ms, out);
+	char a[ADDR_STRLEN];
 
 	if (out->peer)
 		peer_sync(out->peer);
+	if (rc < 0)
+		log_ratelimited(
+			LOG_LEVEL_DEBUG, "wg",
+			"dropped %zu-byte message (type %u) from %s: %s", len,
+			len ? pkt[0] : 0, addr_to_str(src, a, sizeof(a)),
+			strerror(-rc));
 	return rc;
 }
 
@@ -689,9 +715,13 @@ static void peer_zero_keys(struct wg_peer *p)
 static void peer_tick(struct wg_peer *p, uint64_t now_ms)
 {
 	unsigned act = wg_timers_expire(&p->timers, now_ms);
+	char name[12];
 
-	if (act & WG_TIMER_ACT_GIVE_UP)
+	if (act & WG_TIMER_ACT_GIVE_UP) {
+		log_info("wg", "peer %s: no handshake after %d s, giving up",
+			 peer_name(p, name), REKEY_ATTEMPT_TIME_MS / 1000);
 		notify(p, WG_EV_HANDSHAKE_GAVE_UP);
+	}
 	if (act & WG_TIMER_ACT_RETRY_INITIATION)
 		send_initiation(p, now_ms, true);
 	if (act & WG_TIMER_ACT_SEND_INITIATION)
@@ -699,6 +729,9 @@ static void peer_tick(struct wg_peer *p, uint64_t now_ms)
 	if (act & WG_TIMER_ACT_SEND_KEEPALIVE)
 		send_keepalive(p, now_ms);
 	if (act & WG_TIMER_ACT_ZERO_KEYS) {
+		log_debug("wg",
+			  "peer %s: keys erased after %d s without a session",
+			  peer_name(p, name), 3 * REJECT_AFTER_TIME_MS / 1000);
 		peer_zero_keys(p);
 		notify(p, WG_EV_KEYS_ZEROED);
 	}

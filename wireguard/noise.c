@@ -18,9 +18,11 @@ struct symmetric {
 	uint8_t h[WG_HASH_LEN];
 };
 
-static void sym_wipe(struct symmetric *s)
+/* The end of every handshake step: its chaining state and the HMAC key. */
+static void sym_wipe(const struct wg_noise_env *env, struct symmetric *s)
 {
 	sodium_memzero(s, sizeof(*s));
+	wg_blake2s_scrub(env->b2);
 }
 
 /* KDF_n of §5.4 (HKDF over HMAC-BLAKE2s); t2/t3 may be NULL. */
@@ -241,7 +243,7 @@ int wg_noise_create_initiation(const struct wg_noise_env *env,
 out:
 	if (rc)
 		wg_noise_handshake_clear(hs);
-	sym_wipe(&s);
+	sym_wipe(env, &s);
 	sodium_memzero(k, sizeof(k));
 	return rc;
 }
@@ -312,7 +314,7 @@ int wg_noise_consume_initiation(const struct wg_noise_env *env,
 	*out = hs;
 	rc = 0;
 out:
-	sym_wipe(&s);
+	sym_wipe(env, &s);
 	sodium_memzero(k, sizeof(k));
 	return rc;
 }
@@ -349,7 +351,7 @@ int wg_noise_create_response(const struct wg_noise_env *env,
 out:
 	if (rc == -EIO)
 		wg_noise_handshake_clear(hs);
-	sym_wipe(&s);
+	sym_wipe(env, &s);
 	sodium_memzero(k, sizeof(k));
 	return rc;
 }
@@ -381,7 +383,7 @@ int wg_noise_consume_response(const struct wg_noise_env *env,
 	hs->state = WG_HS_CONSUMED_RESPONSE;
 	rc = 0;
 out:
-	sym_wipe(&s);
+	sym_wipe(env, &s);
 	sodium_memzero(k, sizeof(k));
 	return rc;
 }
@@ -408,6 +410,7 @@ int wg_noise_derive_keys(const struct wg_noise_env *env,
 out:
 	sodium_memzero(t1, sizeof(t1));
 	sodium_memzero(t2, sizeof(t2));
+	wg_blake2s_scrub(env->b2);
 	if (rc == 0)
 		wg_noise_handshake_clear(hs);
 	return rc;

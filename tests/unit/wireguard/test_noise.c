@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "wg_test_util.h"
 #include "wireguard/aead.h"
 #include "wireguard/cookie.h"
@@ -206,6 +208,21 @@ static void test_vectors(void **state)
 	assert_memory_equal(kr.recv, t_send, 32);
 	assert_int_equal(ki.remote_index, 0x55667788);
 	assert_int_equal(kr.remote_index, 0x11223344);
+	/* no key stays in libcrypto's contexts: they were re-keyed to zero */
+	{
+		static const uint8_t zero[32];
+		uint8_t got[32], want[32];
+		size_t n = 0;
+
+		assert_int_equal(EVP_MAC_init(f->b2.hmacctx, NULL, 0, NULL), 1);
+		assert_int_equal(EVP_MAC_update(f->b2.hmacctx, zero, 1), 1);
+		assert_int_equal(EVP_MAC_final(f->b2.hmacctx, got, &n, 32), 1);
+		assert_int_equal(
+			wg_blake2s_hmac(&f->b2, want, zero, zero, 1, NULL, 0),
+			0);
+		assert_memory_equal(got, want, 32);
+		wg_blake2s_scrub(&f->b2);
+	}
 	/* both handshakes are wiped once the keys are out */
 	assert_int_equal(f->i.hs.state, WG_HS_ZEROED);
 	assert_int_equal(f->r.hs.state, WG_HS_ZEROED);

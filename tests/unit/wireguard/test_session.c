@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "wg_test_util.h"
 #include "wireguard/device.h"
 #include "wireguard/device_impl.h"
@@ -873,6 +874,38 @@ static void test_private_key_change(void **state)
 	f->a.peer = NULL;
 }
 
+static unsigned log_drops, log_sessions;
+
+static void count_lines(enum log_level level, const char *topic,
+			const char *line, void *arg)
+{
+	if (strstr(line, "dropped"))
+		log_drops++;
+	if (strstr(line, "new session"))
+		log_sessions++;
+	/* no key material in any line: only 8 base64 characters of a key */
+	assert_null(strstr(line, "=="));
+}
+
+static void test_debug_log(void **state)
+{
+	struct fx *f = *state;
+	uint8_t junk[40] = { 4 };
+	struct wg_rx rx;
+
+	log_set_sink(count_lines, NULL);
+	log_set_level(LOG_LEVEL_DEBUG);
+	handshake(f, &f->a, &f->b);
+	for (int i = 0; i < 100; i++)
+		wg_device_recv(f->b.dev, &f->a.addr, junk, sizeof(junk), f->now,
+			       &rx);
+	log_set_level(LOG_LEVEL_INFO);
+	log_set_sink(NULL, NULL);
+	assert_int_equal(log_sessions, 2);
+	/* per-packet lines are rate limited */
+	assert_true(log_drops >= 1 && log_drops <= 10);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -895,6 +928,7 @@ int main(void)
 		T(test_peer_table),
 		T(test_deadline_heap),
 		T(test_private_key_change),
+		T(test_debug_log),
 	};
 
 	wgt_count_openssl_allocs();
