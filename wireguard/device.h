@@ -49,7 +49,8 @@ enum wg_peer_event {
 /*
  * Send len bytes of buf to `to` (the peer's endpoint, or the source of the
  * message we answer with a cookie reply; peer is NULL then). buf is valid
- * only during the call.
+ * only during the call. Callbacks run inside the device's functions and must
+ * not call back into the same device.
  */
 typedef void (*wg_send_fn)(struct wg_peer *peer, const union sockaddr_any *to,
 			   const uint8_t *buf, size_t len, void *arg);
