@@ -672,7 +672,8 @@ static void check_gathering_done(struct ice_agent *a)
 
 static int add_base(struct ice_agent *a, const union sockaddr_any *addr,
 		    uint16_t local_pref, enum ice_cand_type type,
-		    const union sockaddr_any *server, uint64_t now)
+		    const union sockaddr_any *server,
+		    const union sockaddr_any *mapped)
 {
 	struct ice_candidate c;
 	struct base *b;
@@ -689,8 +690,8 @@ static int add_base(struct ice_agent *a, const union sockaddr_any *addr,
 	c.component = ICE_COMPONENT;
 	c.priority = ice_priority(type, local_pref, ICE_COMPONENT);
 	c.addr = *addr;
-	if (type == ICE_CAND_RELAY) {
-		c.related = *server;
+	if (mapped) {
+		c.related = *mapped;
 		c.has_related = true;
 	}
 	ice_foundation(type, addr, server, c.foundation);
@@ -705,25 +706,29 @@ static int add_base(struct ice_agent *a, const union sockaddr_any *addr,
 		report_local(a, l);
 		pair_base(a, (int)a->n_bases - 1);
 	}
-	(void)now;
 	return 0;
 }
 
 int ice_agent_add_host(struct ice_agent *a, const union sockaddr_any *addr,
 		       uint16_t local_pref, uint64_t now)
 {
-	return add_base(a, addr, local_pref, ICE_CAND_HOST, NULL, now);
+	(void)now;
+	return add_base(a, addr, local_pref, ICE_CAND_HOST, NULL, NULL);
 }
 
 int ice_agent_add_relay(struct ice_agent *a, const union sockaddr_any *relayed,
-			const union sockaddr_any *server, uint64_t now)
+			const union sockaddr_any *server,
+			const union sockaddr_any *mapped, uint64_t now)
 {
+	(void)now;
 	if (!server)
 		return -EINVAL;
+	if (mapped && !addr_len(mapped))
+		mapped = NULL;
 	/* Relayed local preference: the family's, like a host (§5.1.2.1). */
 	return add_base(a, relayed,
 			ice_local_pref(0, 0, relayed->sa.sa_family),
-			ICE_CAND_RELAY, server, now);
+			ICE_CAND_RELAY, server, mapped);
 }
 
 static void start_srflx(struct ice_agent *a, uint64_t now)

@@ -168,10 +168,14 @@ int ice_agent_add_host(struct ice_agent *a, const union sockaddr_any *addr,
 		       uint16_t local_pref, uint64_t now);
 /*
  * A relayed transport address from a TURN allocation on server; it becomes
- * a relay candidate and a base. Same returns as ice_agent_add_host.
+ * a relay candidate and a base. mapped (the allocation's
+ * XOR-MAPPED-ADDRESS; NULL if unknown) is written as its raddr/rport
+ * (RFC 8839 §5.1). Same returns as ice_agent_add_host, and -EINVAL without
+ * a server.
  */
 int ice_agent_add_relay(struct ice_agent *a, const union sockaddr_any *relayed,
-			const union sockaddr_any *server, uint64_t now);
+			const union sockaddr_any *server,
+			const union sockaddr_any *mapped, uint64_t now);
 
 /*
  * Begin: report host candidates, ask each STUN server for each base of its

@@ -375,11 +375,11 @@ static void turn_allocated(void *arg, const union sockaddr_any *relayed,
 	int err;
 
 	(void)arg;
-	(void)mapped;
 	(void)lifetime_s;
 	T.turn_settled = true;
 	T.relayed = *relayed;
-	err = ice_agent_add_relay(T.agent, relayed, &T.turn_server, now_ms());
+	err = ice_agent_add_relay(T.agent, relayed, &T.turn_server, mapped,
+				  now_ms());
 	if (err)
 		fprintf(stderr, "icemesh-ice: relay candidate: %s\n",
 			strerror(-err));

@@ -284,7 +284,8 @@ int fakenet_add_relay(struct fakenet *n, int i, const char *relayed)
 
 	assert(me->n_relays < 4);
 	me->relays[me->n_relays++] = a;
-	return ice_agent_add_relay(me->agent, &a, &n->stun_server, n->now);
+	return ice_agent_add_relay(me->agent, &a, &n->stun_server,
+				   &me->hosts[0], n->now);
 }
 
 void fakenet_exchange_credentials(struct fakenet *n)
