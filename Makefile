@@ -193,4 +193,7 @@ format:
 clean:
 	rm -rf $(BUILD)
 
+# make install / uninstall / deb live with the files they install.
+-include packaging/packaging.mk
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
