@@ -3,9 +3,9 @@
  * Host addresses for host candidates (RFC 8445 §5.1.1.1): every interface
  * that is up, IPv4 and global IPv6, minus what must never carry ICE:
  * loopback, IPv6 link-local, the node's own TUN device, other overlay
- * interfaces (wg*, tailscale*, zt*, nebula*, and a deny list) and container
- * bridges (docker*, br-*, virbr*, veth*, cni*, podman*, lxcbr*, lxdbr*)
- * unless allowed.
+ * interfaces (wg*, tailscale*, zt*, nebula*, tun*, utun*, icemesh*, and a
+ * deny list) and container bridges (docker*, br-*, virbr*, veth*, cni*,
+ * podman*, lxcbr*, lxdbr*, flannel*, cali*, vxlan*) unless allowed.
  *
  * This is the one place in ice/ that asks the system anything (getifaddrs);
  * the decision itself (ice_gather_allowed) is a pure function.
