@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WireGuard data plane of icemeshd: one libuv loop drives the TUN
+ * device, one UDP socket per address family and the WireGuard core
+ * (wireguard/device.h), and forwards between them.
+ *
+ *   TUN -> split vnet_hdr super-packet -> allowed-IPs lookup of the
+ *          destination -> that peer's session -> encrypt in place ->
+ *          sendmmsg (UDP GSO where the kernel has it) to the peer's endpoint
+ *   UDP -> recvmmsg (UDP GRO where the kernel has it) -> demux_classify ->
+ *          wg core (decrypt in place) -> source in the sender's allowed
+ *          IPs? -> coalesce (GRO) -> TUN
+ *
+ * Every wakeup handles a bounded number of packets so that no source starves
+ * the loop (libuv polls are level-triggered: what is left is read on the
+ * next turn). One uv_timer follows the core's next deadline. All buffers are
+ * allocated at create; nothing in the packet paths allocates, except the
+ * small queue of packets a peer keeps while its first handshake runs (made
+ * once per peer, on first use).
+ *
+ * The data plane owns the wg_device and the allowed-IPs table; the UAPI
+ * server (uapi_server.h) and, later, the mesh daemon configure them through
+ * the functions below. Single-threaded: call everything from the loop.
+ */
+#ifndef ICEMESH_DAEMON_DATAPLANE_H
+#define ICEMESH_DAEMON_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "wireguard/allowedips.h"
+#include "wireguard/device.h"
+
+struct dp;
+
+enum dp_const {
+	DP_DEFAULT_MTU = 1420, /* as wireguard-go and the kernel module */
+	DP_MAX_MTU = 9000, /* largest tunnel MTU the buffers hold */
+	DP_TX_SLOTS = 128, /* packets encrypted per flush */
+	DP_RX_BATCH = 32, /* datagrams (or GRO trains) per recvmmsg */
+	DP_TUN_BUDGET = 64, /* TUN reads per wakeup */
+	DP_UDP_BUDGET = 4, /* recvmmsg calls per socket per wakeup */
+	DP_GRO_OUT = 16, /* coalesced TUN writes per batch */
+	DP_STAGED_MAX = 32, /* packets a peer holds while handshaking */
+	DP_GSO_MAX_SEGS = 64, /* UDP_SEGMENT: segments per send */
+	DP_GSO_MAX_BYTES = 65000, /* UDP_SEGMENT: payload per send */
+};
+
+struct dp_config {
+	uv_loop_t *loop;
+	/* TUN device to create (or "" for the kernel's choice) ... */
+	const char *ifname;
+	/* ... or, when >= 0, an already open packet fd to use instead (one IP
+	 * packet per read/write, no vnet header): what unit tests pass. The
+	 * data plane owns it and closes it. */
+	int tun_fd;
+	uint16_t mtu; /* 0: DP_DEFAULT_MTU */
+	uint16_t listen_port; /* 0: the kernel picks one */
+	bool no_offload; /* no vnet header, no UDP GSO/GRO (for comparison) */
+	/* bind the UDP sockets to loopback only (unit tests) */
+	bool loopback_only;
+};
+
+/* Packets the data plane dropped, by reason (the core counts its own). */
+struct dp_stats {
+	uint64_t rx_packets, rx_bytes; /* IP packets written to the TUN */
+	uint64_t tx_packets, tx_bytes; /* IP packets taken from the TUN */
+	uint64_t rx_datagrams; /* UDP datagrams received */
+	uint64_t rx_other; /* classified as nothing we speak */
+	uint64_t rx_stun; /* STUN: no ICE agent in this mode */
+	uint64_t rx_wg_dropped; /* refused by the core (see its stats) */
+	uint64_t rx_bad_src; /* inner source not the sender's */
+	uint64_t tun_write_err; /* TUN full or refused */
+	uint64_t tun_bad_packet; /* unsplittable vnet packet */
+	uint64_t tx_no_peer; /* destination in nobody's allowed IPs */
+	uint64_t tx_no_endpoint; /* peer without an endpoint */
+	uint64_t tx_staged_dropped; /* handshake queue full, or gave up */
+	uint64_t tx_encrypt_err; /* core refused to encrypt */
+	uint64_t udp_send_err; /* sendmmsg failed (EAGAIN, ...) */
+	uint64_t udp_gso_sends; /* sends that carried UDP_SEGMENT */
+	uint64_t udp_gro_trains; /* receives that carried UDP_GRO */
+};
+
+/* Create and start polling. 0 or -errno (-EPERM, -ENOENT, -EBUSY from the
+ * TUN; -EADDRINUSE from the port). Logs what failed. */
+int dp_create(const struct dp_config *cfg, struct dp **out);
+/*
+ * Stop, wipe every key, close the TUN (the kernel removes it) and the
+ * sockets. Handles close asynchronously: run the loop until it returns
+ * afterwards; the memory goes with the last close. Accepts NULL.
+ */
+void dp_destroy(struct dp *dp);
+
+/* Owned by dp; valid until dp_destroy. Call dp_changed after editing. */
+struct wg_device *dp_wg(struct dp *dp);
+struct allowedips *dp_allowedips(struct dp *dp);
+/* The TUN's name (owned by dp); "" with a tun_fd. */
+const char *dp_ifname(const struct dp *dp);
+const struct dp_stats *dp_stats(const struct dp *dp);
+/* What the kernel granted: vnet header offloads, UDP GSO, UDP GRO. */
+void dp_offloads(const struct dp *dp, bool *vnet, bool *gso, bool *gro);
+
+/* The UDP port in use (the kernel's choice when 0 was asked). */
+uint16_t dp_listen_port(const struct dp *dp);
+/* Rebind both sockets to port (0: any). 0 or -errno, old sockets kept. */
+int dp_set_listen_port(struct dp *dp, uint16_t port);
+/* SO_MARK on both sockets (0: none). 0 or -errno. */
+int dp_set_fwmark(struct dp *dp, uint32_t mark);
+uint32_t dp_fwmark(const struct dp *dp);
+
+/*
+ * Add a peer to the core with the data plane's bookkeeping attached (the
+ * user pointer of wg_peer is the data plane's; do not set it). 0 or the
+ * core's -errno.
+ */
+int dp_peer_add(struct dp *dp, const uint8_t pub[WG_KEY_LEN],
+		const uint8_t psk[WG_KEY_LEN], struct wg_peer **out);
+/* Remove a peer: its allowed IPs, its queue, its keys. */
+void dp_peer_remove(struct dp *dp, struct wg_peer *peer);
+/* Remove every peer. */
+void dp_peer_remove_all(struct dp *dp);
+
+/* Configuration changed (keys, keepalive, peers): rearm the timer. */
+void dp_changed(struct dp *dp);
+
+#endif

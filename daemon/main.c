@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * icemeshd. Today one mode: --wireguard-only, a plain WireGuard
+ * implementation configured with wg(8) and ip(8) exactly as wireguard-go is.
+ * The mesh mode (coordinator, ICE per peer, control socket) comes beside it
+ * on the same data plane.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "daemon/dataplane.h"
+#include "daemon/uapi_server.h"
+
+#define TOPIC "icemeshd"
+
+struct opts {
+	bool wireguard_only;
+	bool foreground;
+	bool no_offload;
+	const char *ifname;
+	const char *uapi_dir;
+	enum log_level level;
+};
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint;
+	struct dp *dp;
+	struct uapi_server *uapi;
+	int ready_fd; /* the waiting parent's pipe, -1 in the foreground */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: icemeshd --wireguard-only --interface NAME [options]\n"
+		"\n"
+		"  --wireguard-only     a plain WireGuard interface, configured\n"
+		"                       with wg(8) and ip(8), no coordinator\n"
+		"  --interface NAME     the TUN device to create (and the UAPI\n"
+		"                       socket /var/run/wireguard/NAME.sock)\n"
+		"  --foreground, -f     stay in the foreground\n"
+		"                       (also: WG_PROCESS_FOREGROUND=1)\n"
+		"  --log-level LEVEL    error, warn, info (default) or debug\n"
+		"  --uapi-dir DIR       where the UAPI socket goes\n"
+		"  --no-offload         no vnet header, UDP GSO or GRO\n"
+		"  --help, -h\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "wireguard-only", no_argument, NULL, 'w' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "uapi-dir", required_argument, NULL, 'u' },
+		{ "no-offload", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("WG_PROCESS_FOREGROUND");
+	int c;
+
+	o->level = LOG_LEVEL_INFO;
+	o->foreground = env && !strcmp(env, "1");
+	while ((c = getopt_long(argc, argv, "fhi:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			o->wireguard_only = true;
+			break;
+		case 'i':
+			o->ifname = optarg;
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'u':
+			o->uapi_dir = optarg;
+			break;
+		case 'n':
+			o->no_offload = true;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &o->level)) {
+				fprintf(stderr,
+					"icemeshd: unknown log level "
+					"'%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !o->ifname || !o->wireguard_only) {
+		if (!o->wireguard_only)
+			fprintf(stderr, "icemeshd: only --wireguard-only mode "
+					"exists yet\n");
+		usage(stderr);
+		return 2;
+	}
+	if (!*o->ifname || strlen(o->ifname) >= IFNAMSIZ ||
+	    strchr(o->ifname, '/') || strchr(o->ifname, ' ')) {
+		fprintf(stderr,
+			"icemeshd: '%s' is not an interface name "
+			"(1-%d characters, no '/')\n",
+			o->ifname, IFNAMSIZ - 1);
+		return 2;
+	}
+	return 0;
+}
+
+/* The words for what went wrong at start, for the person at the terminal. */
+static void explain(const char *what, const char *ifname, int err)
+{
+	const char *hint = "";
+
+	if (err == -EPERM || err == -EACCES)
+		hint = " (run as root, or with CAP_NET_ADMIN)";
+	else if (err == -ENOENT && !strcmp(what, "TUN"))
+		hint = " (no /dev/net/tun: is the tun module loaded?)";
+	else if (err == -EBUSY)
+		hint = " (another process has this interface)";
+	else if (err == -EADDRINUSE && !strcmp(what, "UAPI"))
+		hint = " (another process serves this interface)";
+	log_error(TOPIC, "%s %s: %s%s", what, ifname, strerror(-err), hint);
+}
+
+static void on_closed_signal(uv_handle_t *h)
+{
+}
+
+static void shutdown_daemon(struct daemon *d)
+{
+	uapi_server_destroy(d->uapi);
+	d->uapi = NULL;
+	dp_destroy(d->dp);
+	d->dp = NULL;
+	if (!uv_is_closing((uv_handle_t *)&d->sigterm)) {
+		uv_close((uv_handle_t *)&d->sigterm, on_closed_signal);
+		uv_close((uv_handle_t *)&d->sigint, on_closed_signal);
+	}
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	log_info(TOPIC, "%s: shutting down", strsignal(signum));
+	shutdown_daemon(d);
+}
+
+static int start(struct daemon *d, const struct opts *o)
+{
+	struct dp_config cfg = {
+		.loop = &d->loop,
+		.ifname = o->ifname,
+		.tun_fd = -1,
+		.no_offload = o->no_offload,
+	};
+	bool vnet, gso, gro;
+	int ret;
+
+	if (if_nametoindex(o->ifname)) {
+		log_error(TOPIC, "interface %s already exists", o->ifname);
+		return -EEXIST;
+	}
+	ret = dp_create(&cfg, &d->dp);
+	if (ret) {
+		explain("TUN", o->ifname, ret);
+		return ret;
+	}
+	ret = uapi_server_create(&d->loop, o->uapi_dir, o->ifname, d->dp,
+				 &d->uapi);
+	if (ret) {
+		explain("UAPI", o->ifname, ret);
+		return ret;
+	}
+	dp_offloads(d->dp, &vnet, &gso, &gro);
+	log_info(TOPIC,
+		 "%s up: WireGuard only, UDP port %u, vnet_hdr %s, "
+		 "UDP GSO %s, GRO %s",
+		 o->ifname, dp_listen_port(d->dp), vnet ? "on" : "off",
+		 gso ? "on" : "off", gro ? "on" : "off");
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	d->sigterm.data = d->sigint.data = d;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	return 0;
+}
+
+/*
+ * As wireguard-go without its foreground flag: the parent waits until the
+ * child is serving (or failed) and exits with that outcome.
+ */
+static int daemonize(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char st = 1;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &st, 1) != 1)
+			st = 1;
+		_exit(st);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+	return 0;
+}
+
+static void report_ready(struct daemon *d, int status)
+{
+	char st = (char)status;
+	int null;
+
+	if (d->ready_fd < 0)
+		return;
+	if (write(d->ready_fd, &st, 1) != 1)
+		log_warn(TOPIC, "could not tell the parent: %s",
+			 strerror(errno));
+	close(d->ready_fd);
+	d->ready_fd = -1;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { .ready_fd = -1 };
+	struct opts o = { 0 };
+	int ret;
+
+	ret = parse_opts(argc, argv, &o);
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	log_set_level(o.level);
+	if (sodium_init() < 0) {
+		log_error(TOPIC, "libsodium failed to initialise");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (!o.foreground && (ret = daemonize(&d.ready_fd))) {
+		log_error(TOPIC, "fork: %s", strerror(-ret));
+		return 1;
+	}
+	uv_loop_init(&d.loop);
+	ret = start(&d, &o);
+	report_ready(&d, ret ? 1 : 0);
+	if (ret)
+		shutdown_daemon(&d);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d.loop))
+		log_warn(TOPIC, "loop closed with handles open");
+	if (!ret)
+		log_info(TOPIC, "stopped");
+	return ret ? 1 : 0;
+}
