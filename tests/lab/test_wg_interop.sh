@@ -56,6 +56,7 @@ wg_lab_setup() {
 	[ -x "$ICEMESHD" ] || lab_die "no $ICEMESHD (build it first)"
 	command -v wireguard-go >/dev/null || lab_die "wireguard-go missing"
 	command -v wg >/dev/null || lab_die "wireguard-tools missing"
+	umask 077
 	LAB_DIR=$(mktemp -d /tmp/icemesh-wg.XXXXXX)
 	lab_mkns a 0
 	lab_mkns b 0
