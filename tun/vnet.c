@@ -316,12 +316,18 @@ int vnet_verify_checksums(const uint8_t *p, size_t len)
 
 /* ---------------------------------------------------------------- GRO */
 
+enum {
+	/* udp_gro_receive_segment's UDP_GRO_CNT_MAX */
+	GRO_UDP_MAX_SEGS = 64,
+};
+
 struct gro_item {
 	uint8_t *buf; /* VNET_HDR_LEN + VNET_MAX_PACKET */
 	size_t len; /* IP packet bytes after the vnet header */
-	bool open; /* a TCP flow further segments may be appended to */
+	bool open; /* a flow further segments may be appended to */
+	bool udp;
 	bool v6;
-	size_t iphl, thl;
+	size_t iphl, thl; /* thl: the L4 header, 8 for UDP */
 	uint32_t next_seq;
 	size_t gso_size;
 	size_t segs;
@@ -329,10 +335,11 @@ struct gro_item {
 
 struct vnet_gro {
 	size_t max, n;
+	bool udp;
 	struct gro_item items[];
 };
 
-struct vnet_gro *vnet_gro_create(size_t max_out)
+struct vnet_gro *vnet_gro_create(size_t max_out, unsigned flags)
 {
 	struct vnet_gro *g;
 
@@ -342,6 +349,7 @@ struct vnet_gro *vnet_gro_create(size_t max_out)
 	if (!g)
 		return NULL;
 	g->max = max_out;
+	g->udp = flags & VNET_GRO_UDP;
 	for (size_t i = 0; i < max_out; i++) {
 		g->items[i].buf = malloc(VNET_HDR_LEN + VNET_MAX_PACKET);
 		if (!g->items[i].buf) {
@@ -366,41 +374,47 @@ size_t vnet_gro_pending(const struct vnet_gro *g)
 	return g->n;
 }
 
-struct tcpseg {
+struct l4seg {
 	struct ipinfo ip;
+	bool udp;
 	size_t thl;
 	size_t payload;
-	uint8_t flags;
+	uint8_t flags; /* TCP */
 };
 
 /*
- * Parse p as TCP. Returns false if it is not TCP at all; *merge tells
- * whether GRO may merge it: no IP options, data, and only ACK (+PSH).
+ * Parse p as TCP, or UDP when udp is allowed. Returns false if it is
+ * neither; *merge tells whether GRO may merge it: no IP options, some
+ * payload, and for TCP only ACK (+PSH).
  */
-static bool tcp_parse(const uint8_t *p, size_t len, struct tcpseg *t,
-		      bool *merge)
+static bool l4_parse(const uint8_t *p, size_t len, struct l4seg *t, bool udp,
+		     bool *merge)
 {
 	*merge = false;
-	if (parse_ip(p, len, &t->ip) || t->ip.fragment ||
-	    t->ip.proto != IPPROTO_TCP_ || t->ip.iphl + 20 > len)
+	if (parse_ip(p, len, &t->ip) || t->ip.fragment)
 		return false;
-	t->thl = (size_t)(p[t->ip.iphl + 12] >> 4) * 4;
-	t->flags = p[t->ip.iphl + 13];
-	if (t->thl < 20 || t->ip.iphl + t->thl >= len ||
-	    t->ip.iphl != (t->ip.v6 ? 40 : 20))
+	t->udp = t->ip.proto == IPPROTO_UDP_;
+	if (!(t->ip.proto == IPPROTO_TCP_ || (udp && t->udp)) ||
+	    t->ip.iphl + (t->udp ? 8 : 20) > len)
+		return false;
+	t->thl = t->udp ? 8 : (size_t)(p[t->ip.iphl + 12] >> 4) * 4;
+	t->flags = t->udp ? 0 : p[t->ip.iphl + 13];
+	if (t->thl < (t->udp ? 8 : 20) || t->ip.iphl + t->thl >= len ||
+	    t->ip.iphl != (t->ip.v6 ? 40 : 20) ||
+	    (t->udp && get16(p + t->ip.iphl + 4) != len - t->ip.iphl))
 		return true;
 	t->payload = len - t->ip.iphl - t->thl;
-	*merge = (t->flags & (uint8_t)~TCP_PSH) == TCP_ACK;
+	*merge = t->udp || (t->flags & (uint8_t)~TCP_PSH) == TCP_ACK;
 	return true;
 }
 
-/* Same flow: addresses, ports. */
+/* Same flow: protocol, addresses, ports. */
 static bool same_flow(const struct gro_item *it, const uint8_t *p,
-		      const struct tcpseg *t)
+		      const struct l4seg *t)
 {
 	const uint8_t *q = it->buf + VNET_HDR_LEN;
 
-	if (it->v6 != t->ip.v6)
+	if (it->v6 != t->ip.v6 || it->udp != t->udp)
 		return false;
 	if (memcmp(q + it->iphl, p + t->ip.iphl, 4) != 0)
 		return false;
@@ -409,49 +423,60 @@ static bool same_flow(const struct gro_item *it, const uint8_t *p,
 	return memcmp(q + 12, p + 12, 8) == 0;
 }
 
+/* IP header fields the merged packet would otherwise lose. */
+static bool same_ip_fields(const uint8_t *q, const uint8_t *p, bool v6)
+{
+	if (v6) /* traffic class, flow label, hop limit */
+		return memcmp(p, q, 4) == 0 && p[7] == q[7];
+	/* TOS, DF, TTL */
+	return p[1] == q[1] && (p[6] & 0x40) == (q[6] & 0x40) && p[8] == q[8];
+}
+
 /*
- * Whether p continues it, as tcp_gro_receive decides: next sequence number,
- * same ack, window, flags (but PSH), options and IP header fields, and not
- * larger than the first segment.
+ * Whether p continues it, as tcp_gro_receive / udp_gro_receive_segment
+ * decide: not larger than the first segment, and for TCP the next sequence
+ * number, same ack, window, flags (but PSH) and options.
  */
 static bool can_append(const struct gro_item *it, const uint8_t *p,
-		       const struct tcpseg *t)
+		       const struct l4seg *t)
 {
 	const uint8_t *q = it->buf + VNET_HDR_LEN;
 	const uint8_t *qt = q + it->iphl, *pt = p + t->ip.iphl;
 
 	if (!it->open || it->thl != t->thl || t->payload > it->gso_size ||
 	    it->len + t->payload > VNET_MAX_PACKET ||
-	    get32(pt + 4) != it->next_seq || get32(pt + 8) != get32(qt + 8) ||
-	    get16(pt + 14) != get16(qt + 14) || (pt[12] != qt[12]) ||
-	    ((pt[13] ^ qt[13]) & (uint8_t)~TCP_PSH) ||
-	    memcmp(pt + 20, qt + 20, t->thl - 20) != 0)
+	    !same_ip_fields(q, p, t->ip.v6))
 		return false;
-	if (t->ip.v6) /* traffic class, flow label, hop limit */
-		return memcmp(p, q, 4) == 0 && p[7] == q[7];
-	/* TOS, DF, TTL */
-	return p[1] == q[1] && (p[6] & 0x40) == (q[6] & 0x40) && p[8] == q[8];
+	if (t->udp)
+		return it->segs < GRO_UDP_MAX_SEGS;
+	return get32(pt + 4) == it->next_seq &&
+	       get32(pt + 8) == get32(qt + 8) &&
+	       get16(pt + 14) == get16(qt + 14) && pt[12] == qt[12] &&
+	       !((pt[13] ^ qt[13]) & (uint8_t)~TCP_PSH) &&
+	       memcmp(pt + 20, qt + 20, t->thl - 20) == 0;
 }
 
 static void item_start(struct gro_item *it, const uint8_t *p, size_t len,
-		       const struct tcpseg *t, bool tcp)
+		       const struct l4seg *t, bool merge)
 {
 	memcpy(it->buf + VNET_HDR_LEN, p, len);
 	it->len = len;
 	it->segs = 1;
-	it->open = tcp && !(t->flags & TCP_PSH);
-	if (!tcp)
+	it->open = merge && !(t->flags & TCP_PSH);
+	if (!merge)
 		return;
+	it->udp = t->udp;
 	it->v6 = t->ip.v6;
 	it->iphl = t->ip.iphl;
 	it->thl = t->thl;
 	it->gso_size = t->payload;
-	it->next_seq = get32(p + t->ip.iphl + 4) + (uint32_t)t->payload;
+	it->next_seq =
+		t->udp ? 0 : get32(p + t->ip.iphl + 4) + (uint32_t)t->payload;
 }
 
 /* Append p's payload to it; close it when p ends the run. */
 static void item_append(struct gro_item *it, const uint8_t *p,
-			const struct tcpseg *t)
+			const struct l4seg *t)
 {
 	memcpy(it->buf + VNET_HDR_LEN + it->len, p + t->ip.iphl + t->thl,
 	       t->payload);
@@ -466,18 +491,18 @@ static void item_append(struct gro_item *it, const uint8_t *p,
 
 int vnet_gro_add(struct vnet_gro *g, const uint8_t *p, size_t len)
 {
-	struct tcpseg t;
-	bool tcp, merge;
+	struct l4seg t = { 0 };
+	bool l4, merge;
 
 	if (len == 0 || len > VNET_MAX_PACKET ||
 	    (p[0] >> 4 != 4 && p[0] >> 4 != 6))
 		return -EINVAL;
-	tcp = tcp_parse(p, len, &t, &merge);
+	l4 = l4_parse(p, len, &t, g->udp, &merge);
 	/*
-	 * Only the latest item of a flow is ever open. Any other TCP packet
-	 * of the flow closes it, so that nothing is reordered past it.
+	 * Only the latest item of a flow is ever open. Any other packet of
+	 * the flow closes it, so that nothing is reordered past it.
 	 */
-	for (size_t i = g->n; tcp && i-- > 0;) {
+	for (size_t i = g->n; l4 && i-- > 0;) {
 		struct gro_item *it = &g->items[i];
 
 		if (!it->open || !same_flow(it, p, &t))
@@ -501,6 +526,7 @@ static void item_finish(struct gro_item *it)
 	struct vnet_hdr h = { 0 };
 	uint8_t *q = it->buf + VNET_HDR_LEN;
 	size_t l4len = it->len - it->iphl;
+	uint8_t proto = it->udp ? IPPROTO_UDP_ : IPPROTO_TCP_;
 
 	if (it->segs > 1) {
 		if (it->v6) {
@@ -509,15 +535,19 @@ static void item_finish(struct gro_item *it)
 			put16(q + 2, (uint16_t)it->len);
 			ipv4_fix_csum(q, it->iphl);
 		}
-		put16(q + it->iphl + 16,
-		      vnet_csum_fold(pseudo_sum(q, it->v6, IPPROTO_TCP_,
-						(uint32_t)l4len)));
+		if (it->udp)
+			put16(q + it->iphl + 4, (uint16_t)l4len);
 		h.flags = VNET_F_NEEDS_CSUM;
-		h.gso_type = it->v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
+		h.gso_type = it->udp  ? VNET_GSO_UDP_L4
+			     : it->v6 ? VNET_GSO_TCPV6
+				      : VNET_GSO_TCPV4;
 		h.hdr_len = (uint16_t)(it->iphl + it->thl);
 		h.gso_size = (uint16_t)it->gso_size;
 		h.csum_start = (uint16_t)it->iphl;
-		h.csum_offset = 16;
+		h.csum_offset = it->udp ? 6 : 16;
+		put16(q + it->iphl + h.csum_offset,
+		      vnet_csum_fold(
+			      pseudo_sum(q, it->v6, proto, (uint32_t)l4len)));
 	}
 	vnet_hdr_put(it->buf, &h);
 }

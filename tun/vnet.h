@@ -7,8 +7,9 @@
  * the kernel hands over TCP/UDP "super-packets" of up to 64 KiB with a
  * partial checksum; vnet_split cuts one into wire-sized IP packets with
  * complete checksums. On the way back, struct vnet_gro coalesces consecutive
- * TCP segments of one flow into such super-packets again (GRO), so the
- * kernel's stack sees few large packets instead of many small ones.
+ * TCP segments (and UDP datagrams) of one flow into such super-packets again
+ * (GRO), so the kernel's stack sees few large packets instead of many small
+ * ones.
  */
 #ifndef ICEMESH_TUN_VNET_H
 #define ICEMESH_TUN_VNET_H
@@ -73,13 +74,25 @@ int vnet_verify_checksums(const uint8_t *pkt, size_t len);
  */
 struct vnet_gro;
 
-/* Room for max_out output packets of up to VNET_MAX_PACKET bytes. */
-struct vnet_gro *vnet_gro_create(size_t max_out);
+enum {
+	/*
+	 * Coalesce UDP datagrams of a flow too (GSO_UDP_L4). Only when the
+	 * TUN was granted USO for the family (tun_offloads), as the kernel
+	 * needs it to take such packets.
+	 */
+	VNET_GRO_UDP = 1 << 0,
+};
+
+/*
+ * Room for max_out (1..4096) output packets of up to VNET_MAX_PACKET bytes
+ * each, allocated here. NULL on ENOMEM or a bad size.
+ */
+struct vnet_gro *vnet_gro_create(size_t max_out, unsigned flags);
 void vnet_gro_destroy(struct vnet_gro *g);
 /*
- * Add one plain IP packet (checksums complete). TCP segments that continue
- * a flow already in the batch are appended to it; anything else takes a new
- * output. Returns 0, -EINVAL (not an IP packet) or -ENOBUFS (batch full:
+ * Add one plain IP packet (checksums complete). TCP segments (and with
+ * VNET_GRO_UDP, UDP datagrams) that continue a flow already in the batch
+ * are appended to it; anything else takes a new output. Returns 0, -EINVAL (not an IP packet) or -ENOBUFS (batch full:
  * flush, then add again).
  */
 int vnet_gro_add(struct vnet_gro *g, const uint8_t *pkt, size_t len);

@@ -127,7 +127,7 @@ static void bench_vnet(unsigned rounds)
 	uint8_t *segs[MAXSEG];
 	size_t lens[MAXSEG], payload = (65535 - 40) / MSS * MSS, bytes = 0;
 	size_t len = make_tso(pkt, payload, MSS), out = 0;
-	struct vnet_gro *g = vnet_gro_create(MAXSEG);
+	struct vnet_gro *g = vnet_gro_create(MAXSEG, 0);
 	int n = 0;
 	double t0, dt;
 

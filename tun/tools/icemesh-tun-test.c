@@ -18,8 +18,10 @@
  *   - with --gro-check, for the first IPv4 and IPv6 --addr each, the tool
  *     connects to a listener of its own on that address as a client beyond
  *     the TUN and writes GRO_BYTES of data as coalesced super-packets; the
- *     listener must read them back intact (GRODONE).
- * Lines on stdout: READY, EVENT, TCPDONE, GRODONE, STATS. Replies go back through the
+ *     listener must read them back intact (GRODONE). Then, when the kernel
+ *     granted USO, GRO_DGRAMS UDP datagrams go as one super-packet to a UDP
+ *     socket of its own, which must receive them one by one (GROUDP).
+ * Lines on stdout: READY, EVENT, TCPDONE, GRODONE, GROUDP, STATS. Replies go back through the
  * GRO coalescer, as the daemon's receive path will.
  *
  * --ping sends N ICMP(v6) echo requests from a raw socket and exits 0 only
@@ -58,7 +60,13 @@ enum {
 	GRO_CLIENT_PORT = 41000,
 	GRO_SEG = 1000,
 	GRO_BYTES = 48 * GRO_SEG,
+	GRO_UDP_PORT = 7778,
+	GRO_DGRAM = 1200,
+	GRO_DGRAMS = 20,
 };
+
+_Static_assert(60 + 60 + GRO_SEG <= 2048 && 60 + 8 + GRO_DGRAM <= 2048,
+	       "the GRO check's packet buffer");
 
 struct prefix {
 	int family;
@@ -76,8 +84,9 @@ struct conn {
 
 /* A TCP client beyond the TUN, sending to a listener of ours (GRO check). */
 struct grocheck {
-	bool active, v6, done;
-	int lfd, cfd;
+	bool active, v6, done, udp_done;
+	int lfd, cfd, ufd;
+	unsigned dgrams;
 	uint8_t local[16], peer[16];
 	uint32_t isn, srv_next;
 	size_t got;
@@ -97,6 +106,7 @@ struct ctx {
 	struct conn conns[MAX_CONNS];
 	struct stats st;
 	unsigned mss;
+	bool gro_udp;
 	struct grocheck gro_checks[2];
 };
 
@@ -417,22 +427,46 @@ static int gro_start(struct ctx *c, struct grocheck *g, const struct prefix *p)
 	g->cfd = -1;
 	g->lfd = socket(p->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			0);
-	if (g->lfd < 0)
+	g->ufd =
+		socket(p->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	g->active = true; /* from here on gro_stop closes what is open */
+	if (g->lfd < 0 || g->ufd < 0)
 		return -errno;
 	setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(g->lfd, (struct sockaddr *)&sa,
 		 g->v6 ? sizeof(sa.in6) : sizeof(sa.in4)) < 0 ||
 	    listen(g->lfd, 1) < 0)
 		return -errno;
+	if (g->v6)
+		sa.in6.sin6_port = htons(GRO_UDP_PORT);
+	else
+		sa.in4.sin_port = htons(GRO_UDP_PORT);
+	if (bind(g->ufd, (struct sockaddr *)&sa,
+		 g->v6 ? sizeof(sa.in6) : sizeof(sa.in4)) < 0)
+		return -errno;
 	g->isn = (uint32_t)clock_now_us() * 2654435761u;
-	g->active = true;
 	return gro_syn(c, g);
+}
+
+/* UDP datagram i of the check, from the client beyond the TUN. */
+static size_t udp_build(uint8_t *o, const struct grocheck *g, unsigned i)
+{
+	size_t iphl = ip_header(o, g->v6, g->peer, g->local, 17, 8 + GRO_DGRAM);
+	uint8_t *u = o + iphl;
+
+	put16(u, GRO_CLIENT_PORT + 1);
+	put16(u + 2, GRO_UDP_PORT);
+	put16(u + 4, 8 + GRO_DGRAM);
+	for (unsigned j = 0; j < GRO_DGRAM; j++)
+		u[8 + j] = pattern(i * GRO_DGRAM + j);
+	l4_csum(o, g->v6, 17, iphl, 8 + GRO_DGRAM, 6);
+	return iphl + 8 + GRO_DGRAM;
 }
 
 /* The listener's SYN-ACK: ACK it, then the whole stream, through GRO. */
 static void gro_synack(struct ctx *c, struct grocheck *g, const uint8_t *t)
 {
-	static uint8_t o[VNET_HDR_LEN + GRO_SEG + 80];
+	static uint8_t o[2048]; /* IP + L4 headers + GRO_SEG or GRO_DGRAM */
 	struct tcpspec s = { .v6 = g->v6,
 			     .src = g->peer,
 			     .dst = g->local,
@@ -451,6 +485,9 @@ static void gro_synack(struct ctx *c, struct grocheck *g, const uint8_t *t)
 		s.flags = off + GRO_SEG == GRO_BYTES ? 0x18 : 0x10;
 		emit(c, o, tcp_build(o, &s, c->mss));
 	}
+	/* the path is known to work now: the UDP datagrams too */
+	for (unsigned i = 0; c->gro_udp && i < GRO_DGRAMS; i++)
+		emit(c, o, udp_build(o, g, i));
 }
 
 /* A TCP packet from one of our listeners to its client beyond the TUN. */
@@ -472,12 +509,40 @@ static bool gro_in(struct ctx *c, const uint8_t *p, size_t len, bool v6,
 	return true; /* its ACKs need no answer */
 }
 
+/* The UDP socket: every datagram whole, in order, with its pattern. */
+static void gro_poll_udp(struct grocheck *g)
+{
+	uint8_t buf[4096];
+	ssize_t n;
+
+	while (!g->udp_done && (n = recv(g->ufd, buf, sizeof(buf), 0)) >= 0) {
+		bool ok = n == GRO_DGRAM;
+
+		for (ssize_t j = 0; ok && j < n; j++)
+			ok = buf[j] ==
+			     pattern(g->dgrams * GRO_DGRAM + (uint32_t)j);
+		if (!ok) {
+			printf("GROBAD family=%d datagram %u: %zd bytes\n",
+			       g->v6 ? 6 : 4, g->dgrams, n);
+			g->udp_done = true;
+			return;
+		}
+		if (++g->dgrams == GRO_DGRAMS) {
+			printf("GROUDP family=%d datagrams=%u\n", g->v6 ? 6 : 4,
+			       g->dgrams);
+			g->udp_done = true;
+		}
+	}
+}
+
 /* The listener side: accept, read, compare with the pattern. */
 static void gro_poll(struct grocheck *g)
 {
 	uint8_t buf[16384];
 	ssize_t n;
 
+	if (g->active)
+		gro_poll_udp(g);
 	if (!g->active || g->done)
 		return;
 	if (g->cfd < 0) {
@@ -509,7 +574,10 @@ static void gro_stop(struct grocheck *g)
 		return;
 	if (g->cfd >= 0)
 		close(g->cfd);
-	close(g->lfd);
+	if (g->lfd >= 0)
+		close(g->lfd);
+	if (g->ufd >= 0)
+		close(g->ufd);
 	g->active = false;
 }
 
@@ -809,7 +877,7 @@ static int serve(struct ctx *c, struct netlink_watch *w, unsigned timeout)
 	for (int i = 0; i < MAX_SEGS; i++)
 		segs[i] = store[i];
 	while (!stop && clock_now_ms() < end) {
-		struct pollfd p[6] = {
+		struct pollfd p[8] = {
 			{ .fd = tun_fd(c->tun), .events = POLLIN },
 			{ .fd = netlink_watch_fd(w), .events = POLLIN },
 		};
@@ -817,11 +885,14 @@ static int serve(struct ctx *c, struct netlink_watch *w, unsigned timeout)
 		for (int i = 0; i < 2; i++) {
 			const struct grocheck *g = &c->gro_checks[i];
 
-			p[2 + 2 * i].fd = g->active && !g->done ? g->lfd : -1;
-			p[3 + 2 * i].fd = g->active && !g->done ? g->cfd : -1;
-			p[2 + 2 * i].events = p[3 + 2 * i].events = POLLIN;
+			p[2 + 3 * i].fd = g->active && !g->done ? g->lfd : -1;
+			p[3 + 3 * i].fd = g->active && !g->done ? g->cfd : -1;
+			p[4 + 3 * i].fd =
+				g->active && !g->udp_done ? g->ufd : -1;
+			p[2 + 3 * i].events = p[3 + 3 * i].events = POLLIN;
+			p[4 + 3 * i].events = POLLIN;
 		}
-		if (poll(p, 6, 200) < 0 && errno != EINTR)
+		if (poll(p, 8, 200) < 0 && errno != EINTR)
 			return -errno;
 		if (p[0].revents & POLLIN)
 			tun_in(c, buf, sizeof(buf), segs, lens);
@@ -861,10 +932,15 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	c.mss = o.mtu - 60;
-	c.gro = vnet_gro_create(MAX_SEGS);
-	ret = c.gro ? 0 : -ENOMEM;
-	if (!ret)
-		ret = tun_open(o.name, o.vnet ? TUN_OPEN_VNET_HDR : 0, &c.tun);
+	ret = tun_open(o.name, o.vnet ? TUN_OPEN_VNET_HDR : 0, &c.tun);
+	if (!ret) {
+		/* UDP is coalesced only where the kernel takes USO */
+		unsigned uso = TUN_OFFLOAD_USO4 | TUN_OFFLOAD_USO6;
+
+		c.gro_udp = (tun_offloads(c.tun) & uso) == uso;
+		c.gro = vnet_gro_create(MAX_SEGS, c.gro_udp ? VNET_GRO_UDP : 0);
+		ret = c.gro ? 0 : -ENOMEM;
+	}
 	if (!ret)
 		ret = netlink_open(&nl);
 	if (!ret)
@@ -876,8 +952,9 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		goto out;
 	}
-	printf("READY %s ifindex=%u offloads=0x%x\n", tun_name(c.tun),
-	       tun_ifindex(c.tun), tun_offloads(c.tun));
+	printf("READY %s ifindex=%u offloads=0x%x gro_udp=%d\n",
+	       tun_name(c.tun), tun_ifindex(c.tun), tun_offloads(c.tun),
+	       c.gro_udp);
 	if (o.gro_check)
 		gro_check_start(&c, &o);
 	ret = serve(&c, w, o.timeout);

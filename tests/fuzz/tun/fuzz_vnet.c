@@ -46,7 +46,7 @@ static void init(void)
 		if (!segs[i] || !segs2[i])
 			abort();
 	}
-	gro = vnet_gro_create(MAXSEG);
+	gro = vnet_gro_create(MAXSEG, VNET_GRO_UDP);
 	if (!gro)
 		abort();
 }

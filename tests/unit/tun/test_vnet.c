@@ -355,7 +355,7 @@ static void test_gro_round_trip(void **state)
 	static struct pkt k4, k6, u, orig[2][8];
 	static struct collect c;
 	size_t olens[2][8], n4, n6;
-	struct vnet_gro *g = vnet_gro_create(8);
+	struct vnet_gro *g = vnet_gro_create(8, 0);
 	struct vnet_hdr h;
 
 	assert_non_null(g);
@@ -450,7 +450,7 @@ static void test_gro_boundaries(void **state)
 {
 	static struct pkt in[4];
 	static struct collect c;
-	struct vnet_gro *g = vnet_gro_create(4);
+	struct vnet_gro *g = vnet_gro_create(4, 0);
 
 	assert_non_null(g);
 	/* a gap in sequence numbers is not bridged */
@@ -498,7 +498,97 @@ static void test_gro_boundaries(void **state)
 	assert_int_equal(vnet_gro_flush(g, collect_write, &c), 0);
 	assert_int_equal(c.n, 4);
 	vnet_gro_destroy(g);
-	assert_null(vnet_gro_create(0));
+	assert_null(vnet_gro_create(0, 0));
+}
+
+static void test_gro_udp(void **state)
+{
+	static struct pkt k, orig[2][4], in[70];
+	static struct collect c;
+	size_t olens[2][4], n[2];
+	struct vnet_gro *g = vnet_gro_create(8, VNET_GRO_UDP);
+	struct vnet_gro *g0 = vnet_gro_create(8, 0);
+	struct vnet_hdr h;
+
+	assert_non_null(g);
+	assert_non_null(g0);
+	for (int f = 0; f < 2; f++) {
+		build(&k, f, false, 0, 2900, 0, 0, (unsigned)f, true);
+		set_hdr(&k, VNET_F_NEEDS_CSUM, VNET_GSO_UDP_L4, 1200,
+			f ? 40 : 20, 6);
+		n[f] = (size_t)vnet_split(k.b, VNET_HDR_LEN + k.len, segs,
+					  SEGCAP, lens, MAXSEG);
+		assert_int_equal(n[f], 3);
+		for (size_t i = 0; i < n[f]; i++) {
+			memcpy(orig[f][i].b, segs[i], lens[i]);
+			olens[f][i] = lens[i];
+		}
+	}
+	/* without VNET_GRO_UDP every datagram goes alone */
+	for (int f = 0; f < 2; f++)
+		for (size_t i = 0; i < n[f]; i++)
+			assert_int_equal(
+				vnet_gro_add(g0, orig[f][i].b, olens[f][i]), 0);
+	assert_int_equal(vnet_gro_pending(g0), 6);
+	c.n = 0;
+	assert_int_equal(vnet_gro_flush(g0, collect_write, &c), 0);
+	/* with it, one super-packet per flow */
+	for (size_t i = 0; i < 3; i++)
+		for (int f = 0; f < 2; f++)
+			assert_int_equal(
+				vnet_gro_add(g, orig[f][i].b, olens[f][i]), 0);
+	c.n = 0;
+	assert_int_equal(vnet_gro_flush(g, collect_write, &c), 0);
+	assert_int_equal(c.n, 2);
+	for (int f = 0; f < 2; f++) {
+		uint8_t *p = ip_of(&c.out[f]);
+		size_t iphl = f ? 40 : 20, l4len = c.out[f].len - iphl;
+
+		vnet_hdr_get(&h, c.out[f].b);
+		assert_int_equal(h.gso_type, VNET_GSO_UDP_L4);
+		assert_int_equal(h.flags, VNET_F_NEEDS_CSUM);
+		assert_int_equal(h.gso_size, 1200);
+		assert_int_equal(h.hdr_len, iphl + 8);
+		assert_int_equal(h.csum_start, iphl);
+		assert_int_equal(h.csum_offset, 6);
+		assert_int_equal(get16(p + iphl + 4), l4len);
+		assert_int_equal(vnet_split(c.out[f].b,
+					    VNET_HDR_LEN + c.out[f].len, segs,
+					    SEGCAP, lens, MAXSEG),
+				 3);
+		for (size_t i = 0; i < 3; i++) {
+			assert_int_equal(lens[i], olens[f][i]);
+			assert_memory_equal(segs[i], orig[f][i].b, lens[i]);
+		}
+		put16(p + iphl + 6, (uint16_t)~ref_sum(0, p + iphl, l4len));
+		assert_valid(p, c.out[f].len);
+	}
+	/* at most 64 datagrams in one super-packet */
+	for (int i = 0; i < 70; i++) {
+		build(&in[i], false, false, 0, 100, 0, 0, 0, false);
+		assert_int_equal(vnet_gro_add(g, ip_of(&in[i]), in[i].len), 0);
+	}
+	assert_int_equal(vnet_gro_pending(g), 2);
+	c.n = 0;
+	assert_int_equal(vnet_gro_flush(g, collect_write, &c), 0);
+	assert_int_equal(c.out[0].len, 20 + 8 + 64 * 100);
+	assert_int_equal(c.out[1].len, 20 + 8 + 6 * 100);
+	/* larger never joins; smaller ends the run; other ports, other flow */
+	build(&in[0], false, false, 0, 100, 0, 0, 0, false);
+	build(&in[1], false, false, 0, 101, 0, 0, 0, false);
+	build(&in[2], false, false, 0, 50, 0, 0, 0, false);
+	build(&in[3], false, false, 0, 100, 0, 0, 0, false);
+	build(&in[4], false, false, 0, 100, 0, 0, 0, false);
+	put16(ip_of(&in[4]) + 20, 40001);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vnet_gro_add(g, ip_of(&in[i]), in[i].len), 0);
+	/* [0] alone (closed by [1]), [1]+[2] (closed), [3], [4] */
+	assert_int_equal(vnet_gro_pending(g), 4);
+	c.n = 0;
+	assert_int_equal(vnet_gro_flush(g, collect_write, &c), 0);
+	assert_int_equal(c.out[1].len, 20 + 8 + 151);
+	vnet_gro_destroy(g);
+	vnet_gro_destroy(g0);
 }
 
 int main(void)
@@ -511,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_split_bad),
 		cmocka_unit_test(test_gro_round_trip),
 		cmocka_unit_test(test_gro_boundaries),
+		cmocka_unit_test(test_gro_udp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
