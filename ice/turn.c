@@ -32,7 +32,9 @@ enum {
 	CHANNEL_REFRESH_MS = 540000, /* < 600 s, RFC 8656 §12 */
 	REFRESH_MARGIN_MAX_MS = 60000, /* refresh a minute before expiry */
 	REFRESH_MIN_MS = 1000, /* whatever lifetime is granted */
-	AUTH_TRIES_MAX = 3, /* 401/438 answers per request */
+	AUTH_TRIES_MAX = 3,
+	CLEARS_MAX = 3, /* 437 to Allocate: delete and retry */
+	CLEAR_PAUSE_MS = 1000, /* 401/438 answers per request */
 	MSG_MAX = 1400, /* our requests stay well below */
 	SEND_MAX = TURN_MAX_DATA + 64, /* Send indication around data */
 };
@@ -79,6 +81,13 @@ struct turn_client {
 
 	enum turn_state state;
 	struct txn alloc; /* Allocate / Refresh / dealloc */
+	/*
+	 * ALLOCATING, but first deleting an allocation the server still holds
+	 * for our 5-tuple (437 to Allocate, e.g. after a restart on the same
+	 * port): Refresh with LIFETIME 0, then Allocate again. Once per start.
+	 */
+	bool clearing;
+	uint32_t clears;
 	uint64_t refresh_at;
 	uint32_t lifetime_s;
 	union sockaddr_any relayed;
@@ -171,6 +180,14 @@ static void add_auth(struct turn_client *c, struct stun_builder *b)
 	stun_builder_add_string(b, STUN_ATTR_NONCE, c->nonce);
 }
 
+/* What the allocation slot sends now. */
+static uint16_t alloc_method(const struct turn_client *c)
+{
+	if (c->state == TURN_STATE_ALLOCATING && !c->clearing)
+		return STUN_METHOD_ALLOCATE;
+	return STUN_METHOD_REFRESH;
+}
+
 /* The request a slot stands for, built into buf; its length or -errno. */
 static int build_request(struct turn_client *c, enum slot_kind kind, int idx,
 			 const struct txn *t, uint8_t *buf, size_t cap)
@@ -180,9 +197,7 @@ static int build_request(struct turn_client *c, enum slot_kind kind, int idx,
 
 	switch (kind) {
 	case SLOT_ALLOC:
-		method = c->state == TURN_STATE_ALLOCATING
-				 ? STUN_METHOD_ALLOCATE
-				 : STUN_METHOD_REFRESH;
+		method = alloc_method(c);
 		break;
 	case SLOT_PERM:
 		method = STUN_METHOD_CREATE_PERMISSION;
@@ -202,7 +217,7 @@ static int build_request(struct turn_client *c, enum slot_kind kind, int idx,
 					     c->cfg.lifetime_s);
 	} else if (kind == SLOT_ALLOC) {
 		/* Refresh: LIFETIME 0 deallocates (RFC 8656 §8). */
-		if (c->state == TURN_STATE_CLOSING)
+		if (c->state == TURN_STATE_CLOSING || c->clearing)
 			stun_builder_add_u32(&b, STUN_ATTR_LIFETIME, 0);
 		else if (c->cfg.lifetime_s)
 			stun_builder_add_u32(&b, STUN_ATTR_LIFETIME,
@@ -347,6 +362,8 @@ int turn_client_start(struct turn_client *c, uint64_t now)
 	memset(c->chans, 0, sizeof(c->chans));
 	c->next_channel = TURN_CHANNEL_MIN;
 	c->state = TURN_STATE_ALLOCATING;
+	c->clearing = false;
+	c->clears = 0;
 	start_txn(c, SLOT_ALLOC, 0, now, false);
 	return 0;
 }
@@ -652,8 +669,7 @@ static uint16_t slot_method(const struct turn_client *c, enum slot_kind kind)
 		return STUN_METHOD_CREATE_PERMISSION;
 	if (kind == SLOT_CHAN)
 		return STUN_METHOD_CHANNEL_BIND;
-	return c->state == TURN_STATE_ALLOCATING ? STUN_METHOD_ALLOCATE
-						 : STUN_METHOD_REFRESH;
+	return alloc_method(c);
 }
 
 /*
@@ -690,12 +706,32 @@ static bool take_challenge(struct turn_client *c, const struct stun_msg *m,
 	return true;
 }
 
+/* The old allocation is gone (or was never there): allocate again. */
+static void cleared(struct turn_client *c, uint64_t now)
+{
+	log_info("turn", "old allocation on this 5-tuple deleted; allocating");
+	c->clearing = false;
+	/*
+	 * The server may take a moment to let go of it (coturn does): the
+	 * new Allocate goes out after a pause, longer each time.
+	 */
+	memset(&c->alloc, 0, sizeof(c->alloc));
+	c->alloc.active = true;
+	stun_tid_random(c->alloc.tid);
+	c->alloc.next_at = now + (uint64_t)CLEAR_PAUSE_MS * c->clears;
+}
+
 static void alloc_success(struct turn_client *c, const struct stun_msg *m,
 			  uint64_t now)
 {
 	uint32_t lifetime = TURN_DEFAULT_LIFETIME_S;
 	union sockaddr_any relayed, mapped;
 	bool first = c->state == TURN_STATE_ALLOCATING;
+
+	if (c->clearing) {
+		cleared(c, now);
+		return;
+	}
 
 	stun_msg_get_u32(m, STUN_ATTR_LIFETIME, &lifetime);
 	if (c->state == TURN_STATE_CLOSING) {
@@ -726,8 +762,22 @@ static void alloc_success(struct turn_client *c, const struct stun_msg *m,
 		c->cb.allocated(c->cb.arg, &c->relayed, &c->mapped, lifetime);
 }
 
-static void alloc_error(struct turn_client *c, int code, const char *why)
+static void alloc_error(struct turn_client *c, int code, const char *why,
+			uint64_t now)
 {
+	if (c->clearing) {
+		cleared(c, now); /* 437: nothing left to delete */
+		return;
+	}
+	if (c->state == TURN_STATE_ALLOCATING &&
+	    code == STUN_ERR_ALLOCATION_MISMATCH && c->clears < CLEARS_MAX) {
+		/* RFC 8656 §7.2: the server has an allocation for our 5-tuple. */
+		log_info("turn", "%s; deleting the old allocation first", why);
+		c->clearing = true;
+		c->clears++;
+		start_txn(c, SLOT_ALLOC, 0, now, false);
+		return;
+	}
 	if (c->state == TURN_STATE_CLOSING) {
 		/* 437: already gone. Anything else: nothing more to do. */
 		log_info("turn", "deallocation answered %d; closed", code);
@@ -811,7 +861,7 @@ static void on_response(struct turn_client *c, const struct stun_msg *m,
 			 stun_method_name(slot_method(c, kind)), code,
 			 (int)(rlen > 60 ? 60 : rlen), reason ? reason : "");
 		if (kind == SLOT_ALLOC)
-			alloc_error(c, code, why);
+			alloc_error(c, code, why, now);
 		else {
 			log_info("turn", "%s", why);
 			entry_result(c, kind, idx, false, now);

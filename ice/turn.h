@@ -66,9 +66,11 @@ struct turn_config {
 	 * Long-term credentials: either username + password, or rest_secret
 	 * (coturn use-auth-secret), in which case the client makes its own
 	 * username "<rest_expiry>:<rest_id>" and the password from the secret.
-	 * rest_expiry is a Unix time (the caller reads the wall clock, e.g.
-	 * clock_wall_s() + 86400). Strings are copied; secrets are wiped on
-	 * destroy.
+	 * rest_expiry is a Unix time (the caller reads the wall clock).
+	 * Round it (e.g. to the hour) so that a restart makes the same
+	 * username: a server still holding our old allocation answers 437,
+	 * and only the username that made it may delete it. Strings are
+	 * copied; secrets are wiped on destroy.
 	 */
 	const char *username;
 	const char *password;

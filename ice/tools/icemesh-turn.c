@@ -8,7 +8,8 @@
  *   icemesh-turn --server IP:PORT (--secret S [--id ID] | --user U --pass P)
  *                [--lifetime S] [--permission-refresh MS]
  *                [--channel-refresh MS] [--channel] [--interval MS]
- *                [--duration S] [--peer IP:PORT] [--relay6] [--debug]
+ *                [--duration S] [--peer IP:PORT] [--relay6] [--port N]
+ *                [--debug]
  *
  * stdout, one line per event:
  *   relayed IP:PORT mapped IP:PORT lifetime N
@@ -55,6 +56,7 @@ struct tool {
 	bool failed;
 	bool ending;
 	uint32_t interval_ms;
+	uint16_t port; /* local UDP port; 0: any */
 	char line[256];
 	size_t line_len;
 	uint64_t pings_sent, pongs_recv, pings_recv, send_errors;
@@ -326,7 +328,7 @@ static void usage(void)
 		"       [--lifetime S] [--permission-refresh MS] "
 		"[--channel-refresh MS]\n"
 		"       [--channel] [--interval MS] [--duration S] "
-		"[--peer IP:PORT] [--relay6] [--debug]\n");
+		"[--peer IP:PORT] [--relay6] [--port N] [--debug]\n");
 }
 
 static int parse_args(int argc, char **argv, struct turn_config *cfg,
@@ -346,6 +348,7 @@ static int parse_args(int argc, char **argv, struct turn_config *cfg,
 		{ "duration", required_argument, NULL, 'd' },
 		{ "peer", required_argument, NULL, 'e' },
 		{ "relay6", no_argument, NULL, '6' },
+		{ "port", required_argument, NULL, 'o' },
 		{ "debug", no_argument, NULL, 'D' },
 		{ 0 },
 	};
@@ -395,6 +398,9 @@ static int parse_args(int argc, char **argv, struct turn_config *cfg,
 		case '6':
 			cfg->relay_family = AF_INET6;
 			break;
+		case 'o':
+			t->port = (uint16_t)strtoul(optarg, NULL, 10);
+			break;
 		case 'D':
 			log_set_level(LOG_LEVEL_DEBUG);
 			break;
@@ -405,8 +411,14 @@ static int parse_args(int argc, char **argv, struct turn_config *cfg,
 	if (!addr_len(&cfg->server) || optind != argc || *duration <= 0 ||
 	    !t->interval_ms)
 		return -EINVAL;
+	/*
+	 * An expiry rounded to the hour (1 to 2 hours ahead), so that a run
+	 * restarted within the hour has the same username: only the username
+	 * that made an allocation may delete it (441 otherwise), and a run
+	 * restarted on the same port must delete the one it left behind.
+	 */
 	if (cfg->rest_secret)
-		cfg->rest_expiry = clock_wall_s() + 3600;
+		cfg->rest_expiry = (clock_wall_s() / 3600 + 2) * 3600;
 	return 0;
 }
 
@@ -428,6 +440,7 @@ static int setup(struct tool *t, const struct turn_config *cfg)
 		return rc;
 	memset(&any, 0, sizeof(any));
 	any.sa.sa_family = cfg->server.sa.sa_family;
+	addr_set_port(&any, t->port);
 	t->loop = uv_default_loop();
 	uv_udp_init(t->loop, &t->udp);
 	rc = uv_udp_bind(&t->udp, &any.sa, 0);

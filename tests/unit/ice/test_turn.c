@@ -43,6 +43,8 @@ struct fake {
 	int error_on_allocate; /* answer Allocate with this code */
 	int error_on_refresh;
 	int forge_integrity; /* answer with a broken MESSAGE-INTEGRITY */
+	int mismatch; /* an old allocation holds the 5-tuple: 437 */
+	int mismatch_sticky; /* ... and Refresh(0) does not delete it */
 
 	/* Requests seen (after parse), by method. */
 	struct pkt sent[MAXLOG]; /* everything the client sent */
@@ -202,7 +204,9 @@ static void server_stun(const uint8_t *buf, size_t len)
 				 0);
 		assert_int_equal(proto, 17);
 		F.allocates++;
-		if (F.error_on_allocate)
+		if (F.mismatch)
+			answer(&m, 437, true, NULL);
+		else if (F.error_on_allocate)
 			answer(&m, F.error_on_allocate, true, NULL);
 		else
 			answer(&m, 0, true, add_alloc);
@@ -215,6 +219,9 @@ static void server_stun(const uint8_t *buf, size_t len)
 		if (F.refreshes < 32)
 			F.refresh_at[F.refreshes] = F.now;
 		F.refreshes++;
+		if (F.mismatch && F.last_refresh_lifetime == 0 &&
+		    !F.mismatch_sticky)
+			F.mismatch = 0;
 		if (F.error_on_refresh)
 			answer(&m, F.error_on_refresh, true, NULL);
 		else
@@ -969,6 +976,56 @@ static void test_ipv6_relay(void **state)
 		-EINVAL);
 }
 
+/* 437 to Allocate: an old allocation holds our 5-tuple (a restart on the
+ * same port). Delete it with Refresh(0), pause, allocate again. */
+static void test_old_allocation_cleared(void **state)
+{
+	static const uint16_t want[] = { STUN_METHOD_ALLOCATE,
+					 STUN_METHOD_ALLOCATE,
+					 STUN_METHOD_REFRESH,
+					 STUN_METHOD_ALLOCATE };
+	uint64_t t0 = F.now;
+	struct stun_msg m;
+	uint32_t lt = 1;
+
+	(void)state;
+	F.mismatch = 1;
+	assert_int_equal(turn_client_start(C, F.now), 0);
+	run_until(t0 + 999);
+	assert_int_equal(turn_client_state(C), TURN_STATE_ALLOCATING);
+	assert_int_equal(F.nsent, 3);
+	run_until(t0 + 1000);
+	assert_int_equal(turn_client_state(C), TURN_STATE_ALLOCATED);
+	assert_int_equal(F.nsent, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+			stun_msg_parse(&m, F.sent[i].buf, F.sent[i].len), 0);
+		assert_int_equal(m.method, want[i]);
+	}
+	assert_int_equal(stun_msg_parse(&m, F.sent[2].buf, F.sent[2].len), 0);
+	assert_int_equal(stun_msg_get_u32(&m, STUN_ATTR_LIFETIME, &lt), 0);
+	assert_int_equal(lt, 0);
+	assert_int_equal(F.sent[3].at, t0 + 1000);
+	assert_int_equal(F.allocated, 1);
+	assert_int_equal(F.failed, 0);
+}
+
+/* A 5-tuple that stays taken: a few tries, then FAILED with the 437. */
+static void test_old_allocation_stays(void **state)
+{
+	(void)state;
+	F.mismatch = 1;
+	F.mismatch_sticky = 1;
+	assert_int_equal(turn_client_start(C, F.now), 0);
+	run_until(F.now + 60000);
+	assert_int_equal(turn_client_state(C), TURN_STATE_FAILED);
+	assert_int_equal(F.failed, 1);
+	assert_int_equal(F.failed_err, -ECONNREFUSED);
+	assert_int_equal(F.failed_code, 437);
+	assert_int_equal(F.refreshes, 3); /* three deletions tried */
+	assert_int_equal(turn_client_next_deadline(C), UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1008,6 +1065,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_relay, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_old_allocation_cleared,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_allocation_stays,
+						setup, teardown),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR); /* failures here are on purpose */
