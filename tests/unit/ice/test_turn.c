@@ -44,6 +44,7 @@ struct fake {
 	int error_on_refresh;
 	int forge_integrity; /* answer with a broken MESSAGE-INTEGRITY */
 	int mismatch; /* an old allocation holds the 5-tuple: 437 */
+	int error_on_perm; /* answer CreatePermission / ChannelBind so */
 	int mismatch_sticky; /* ... and Refresh(0) does not delete it */
 
 	/* Requests seen (after parse), by method. */
@@ -235,7 +236,7 @@ static void server_stun(const uint8_t *buf, size_t len)
 		if (F.perms < 32)
 			F.perm_at[F.perms] = F.now;
 		F.perms++;
-		answer(&m, 0, true, NULL);
+		answer(&m, F.error_on_perm, true, NULL);
 		break;
 	case STUN_METHOD_CHANNEL_BIND:
 		assert_int_equal(
@@ -247,7 +248,7 @@ static void server_stun(const uint8_t *buf, size_t len)
 		if (F.binds < 32)
 			F.bind_at[F.binds] = F.now;
 		F.binds++;
-		answer(&m, 0, true, NULL);
+		answer(&m, F.error_on_perm, true, NULL);
 		break;
 	default:
 		fail_msg("unexpected method %u", m.method);
@@ -1026,6 +1027,39 @@ static void test_old_allocation_stays(void **state)
 	assert_int_equal(turn_client_next_deadline(C), UINT64_MAX);
 }
 
+/* A refused or unanswered permission / channel is reported and forgotten. */
+static void test_permission_refused(void **state)
+{
+	union sockaddr_any peer = A("198.51.100.20:7000");
+	uint8_t b = 1;
+
+	(void)state;
+	allocate();
+	F.error_on_perm = 403;
+	assert_int_equal(turn_client_bind_channel(C, &peer, F.now), 0);
+	run_until(F.now);
+	assert_int_equal(F.perms, 1);
+	assert_int_equal(F.binds, 1);
+	assert_int_equal(F.peer_bad, 2);
+	assert_int_equal(F.peer_ok, 0);
+	assert_false(turn_client_has_channel(C, &peer));
+	/* Data still goes, as a Send indication, and asks again. */
+	F.error_on_perm = 0;
+	assert_int_equal(turn_client_send(C, &peer, &b, 1, F.now), 0);
+	assert_int_equal(F.sends, 1);
+	run_until(F.now);
+	assert_int_equal(F.perms, 2);
+	assert_int_equal(F.peer_ok, 1);
+	/* No answer at all: given up after the retransmissions, reported. */
+	F.drop_all = 1;
+	peer = A("198.51.100.21:7000");
+	assert_int_equal(turn_client_permit(C, &peer, F.now), 0);
+	run_until(F.now + 39500);
+	assert_int_equal(F.peer_bad, 3);
+	assert_int_equal(turn_client_state(C), TURN_STATE_ALLOCATED);
+	assert_true(turn_client_next_deadline(C) > F.now);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1069,6 +1103,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_allocation_stays,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_permission_refused, setup,
+						teardown),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR); /* failures here are on purpose */
