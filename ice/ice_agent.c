@@ -121,6 +121,7 @@ struct ice_agent {
 	uint64_t nominate_at; /* controlling: when to nominate; 0 none */
 	int selected;	      /* pair index, -1 none */
 	uint64_t next_consent;
+	uint64_t next_recheck; /* while relayed: retry failed direct pairs */
 	struct ice_pair_info kept; /* selected pair kept across restart */
 	bool have_kept;
 	struct ice_stats st;
@@ -572,6 +573,9 @@ static void select_pair(struct ice_agent *a, int i, uint64_t now)
 	a->state = ICE_STATE_CONNECTED;
 	a->nominate_at = 0;
 	a->next_consent = now + a->cfg.consent_interval_ms;
+	a->next_recheck = is_relay_pair(a, &a->pairs[i])
+				  ? now + a->cfg.recheck_ms
+				  : 0;
 	pair_info(a, &a->pairs[i], &info);
 	ev.pair = &info;
 	ev.changed = changed;
@@ -1220,6 +1224,7 @@ static void consent_lost(struct ice_agent *a, uint64_t now)
 	pair_info(a, p, &info);
 	p->valid = false;
 	p->nominated = false;
+	p->peer_nominated = false;
 	p->use_cand = false;
 	p->tx.active = false;
 	p->state = PAIR_FAILED;
@@ -1237,11 +1242,36 @@ static void consent_lost(struct ice_agent *a, uint64_t now)
 			q->valid = false;
 			q->use_cand = false;
 			q->nominated = false;
+			q->peer_nominated = false;
 			q->state = PAIR_WAITING;
 			trigger(a, q, now);
 		}
 	}
 	fail_if_done(a);
+}
+
+/*
+ * While a relayed pair is selected, direct pairs that failed (a NAT
+ * binding that was not there yet, a path that came back) get another try
+ * every recheck_ms, so the agent can still move off the relay.
+ */
+static void recheck_tick(struct ice_agent *a, uint64_t now)
+{
+	const struct pair *sel;
+
+	if (a->selected < 0 || !a->next_recheck || now < a->next_recheck)
+		return;
+	sel = &a->pairs[a->selected];
+	a->next_recheck = now + a->cfg.recheck_ms;
+	for (int i = 0; i < ICE_MAX_PAIRS; i++) {
+		struct pair *p = &a->pairs[i];
+
+		if (p->used && p->state == PAIR_FAILED && !is_relay_pair(a, p) &&
+		    p->prio > sel->prio) {
+			p->state = PAIR_WAITING;
+			p->why = NULL;
+		}
+	}
 }
 
 static void consent_tick(struct ice_agent *a, uint64_t now)
@@ -1309,6 +1339,7 @@ void ice_agent_tick(struct ice_agent *a, uint64_t now)
 		return;
 	retransmit(a, now);
 	consent_tick(a, now);
+	recheck_tick(a, now);
 	maybe_nominate(a, now);
 	run_checks(a, now);
 	fail_if_done(a);
@@ -1355,6 +1386,8 @@ uint64_t ice_agent_next_deadline(const struct ice_agent *a)
 		d = min_u64(d, a->next_consent);
 		d = min_u64(d, a->pairs[a->selected].last_ok +
 				       a->cfg.consent_timeout_ms);
+		if (a->next_recheck)
+			d = min_u64(d, a->next_recheck);
 	}
 	return d;
 }
@@ -1391,6 +1424,8 @@ static void defaults(struct ice_agent_config *c)
 		c->consent_interval_ms = ICE_CONSENT_INTERVAL_MS;
 	if (!c->consent_timeout_ms)
 		c->consent_timeout_ms = ICE_CONSENT_TIMEOUT_MS;
+	if (!c->recheck_ms)
+		c->recheck_ms = ICE_RECHECK_MS;
 	if (c->check_max_tx > 32)
 		c->check_max_tx = 32;
 	if (c->stun_max_tx > 32)

@@ -52,6 +52,7 @@ enum {
 	ICE_CONSENT_INTERVAL_MS = 5000, /* RFC 7675 §5.1 */
 	ICE_CONSENT_TIMEOUT_MS = 30000, /* RFC 7675 §5.1 */
 	ICE_NOMINATE_DELAY_MS = 40,
+	ICE_RECHECK_MS = 5000,	   /* failed direct pairs, while on a relay */
 	ICE_UFRAG_LEN = 8,	   /* what we generate */
 	ICE_PWD_LEN = 24,
 };
@@ -125,6 +126,7 @@ struct ice_agent_config {
 	uint32_t nominate_delay_ms;  /* wait for better pairs, then nominate */
 	uint32_t consent_interval_ms;
 	uint32_t consent_timeout_ms;
+	uint32_t recheck_ms;	     /* retry failed direct pairs on a relay */
 	/* Randomise consent intervals (RFC 7675 §5.1); off for exact tests. */
 	bool consent_jitter;
 };

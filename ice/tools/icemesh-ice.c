@@ -7,6 +7,7 @@
  *               [--turn HOST:PORT (--turn-secret S | --turn-user U
  *               --turn-pass P)] [--timeout SECONDS] [--count N]
  *               [--host ADDR]... [--deny IFNAME]... [--allow-bridges]
+ *               [--hold SECONDS]
  *
  * Writes its description to stdout a line at a time (a=ice-ufrag:,
  * a=ice-pwd:, a=candidate:..., a=end-of-candidates), reads the peer's from
@@ -15,6 +16,11 @@
  * "ok sent=N received=N" and exits 0. Without a pair (or without the data
  * round trips) before the timeout it explains on stderr and exits 1.
  * Exit 2: bad usage or a local error.
+ *
+ * --hold keeps the session up that long after "ok" (consent checks go on,
+ * the peer is answered); losing consent meanwhile prints
+ * "consent lost after N ms" and exits 1. This is how the lab breaks a
+ * path and watches RFC 7675's bound.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +89,7 @@ struct tool {
 	uint32_t n_acked, n_seen;
 	uint64_t done_at;  /* when both were complete; 0 not yet */
 	uint32_t timeout_s;
+	uint32_t hold_s;
 	uint64_t started_ms;
 	int exit_code;
 };
@@ -95,7 +102,8 @@ static void usage(FILE *f)
 		"usage: icemesh-ice [--controlling|--controlled] [--stun HOST:PORT]...\n"
 		"                   [--turn HOST:PORT (--turn-secret S | --turn-user U --turn-pass P)]\n"
 		"                   [--timeout SECONDS] [--count N] [--host ADDR]...\n"
-		"                   [--deny IFNAME]... [--allow-bridges] [--verbose]\n");
+		"                   [--deny IFNAME]... [--allow-bridges] [--hold SECONDS]\n"
+		"                   [--verbose]\n");
 }
 
 static uint64_t now_ms(void)
@@ -248,6 +256,12 @@ static void send_data(uint8_t kind, uint32_t seq)
 	send_from(&p.base, &p.remote.addr, buf, sizeof(buf));
 }
 
+static void on_done_timer(uv_timer_t *t)
+{
+	(void)t;
+	finish(0);
+}
+
 static void check_done(void)
 {
 	if (T.done_at || T.n_acked < T.count || T.n_seen < T.count)
@@ -255,6 +269,10 @@ static void check_done(void)
 	T.done_at = now_ms();
 	printf("ok sent=%u received=%u\n", T.count, T.n_seen);
 	fflush(stdout);
+	/* Keep answering the peer's resends a while, and hold if asked. */
+	uv_timer_stop(&T.data_timer);
+	uv_timer_start(&T.data_timer, on_done_timer,
+		       LINGER_MS + (uint64_t)T.hold_s * 1000, 0);
 }
 
 static void on_data_timer(uv_timer_t *t)
@@ -263,11 +281,6 @@ static void on_data_timer(uv_timer_t *t)
 	uint64_t now = now_ms();
 
 	(void)t;
-	if (T.done_at) {
-		if (now - T.done_at >= LINGER_MS)
-			finish(0);
-		return;
-	}
 	if (T.next_seq <= T.count) {
 		send_data('d', T.next_seq++);
 	} else if (now - last_resend >= DATA_RESEND_MS) {
@@ -358,7 +371,11 @@ static void agent_event(void *arg, const struct ice_event *ev)
 		}
 		break;
 	case ICE_EVENT_CONSENT_LOST:
-		fprintf(stderr, "icemesh-ice: consent lost: %s\n", ev->reason);
+		fprintf(stderr, "icemesh-ice: consent lost after %llu ms: %s\n",
+			(unsigned long long)(now_ms() - T.started_ms),
+			ev->reason);
+		if (T.done_at)
+			finish(1); /* holding: the path broke */
 		break;
 	case ICE_EVENT_FAILED:
 		fail_report(ev->reason);
@@ -581,6 +598,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "deny", required_argument, NULL, 'd' },
 		{ "allow-bridges", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "hold", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -619,16 +637,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'T':
 		case 'n':
+		case 'o':
 			v = strtol(optarg, &end, 10);
-			if (*end || v < (c == 'n' ? 0 : 1) || v > MAX_COUNT) {
+			if (*end || v < (c == 'T' ? 1 : 0) || v > MAX_COUNT) {
 				fprintf(stderr, "icemesh-ice: bad number %s\n",
 					optarg);
 				return -EINVAL;
 			}
 			if (c == 'T')
 				T.timeout_s = (uint32_t)v;
-			else
+			else if (c == 'n')
 				T.count = (uint32_t)v;
+			else
+				T.hold_s = (uint32_t)v;
 			break;
 		case 'H':
 			if (o->n_hosts >= MAX_SOCKS)
@@ -745,6 +766,8 @@ static void on_overall(uv_timer_t *t)
 	char why[160];
 
 	(void)t;
+	if (T.done_at)
+		return; /* finished; holding or lingering */
 	if (!T.selected) {
 		snprintf(why, sizeof(why), "no pair selected within %u s",
 			 T.timeout_s);

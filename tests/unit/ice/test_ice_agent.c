@@ -648,6 +648,96 @@ static void test_relay_then_direct(void **state)
 	fakenet_free(&n);
 }
 
+static void test_relay_recheck_after_failure(void **state)
+{
+	struct fakenet n;
+	uint64_t open_at, t0;
+
+	/*
+	 * The direct path opens only after every direct check has failed
+	 * (9.5 s): the agent, sitting on the relay, retries failed direct
+	 * pairs every recheck interval and moves off the relay.
+	 */
+	fakenet_init(&n);
+	n.drop = block_direct_until;
+	n.drop_arg = &open_at;
+	setup2(&n, "10.0.0.1:5000", "10.0.1.1:6000", false);
+	assert_int_equal(fakenet_add_relay(&n, 0, "192.0.2.50:40000"), 0);
+	assert_int_equal(fakenet_add_relay(&n, 1, "192.0.2.51:40001"), 0);
+	t0 = n.now;
+	open_at = t0 + 15000;
+	fakenet_exchange_credentials(&n);
+	fakenet_start(&n);
+	assert_true(fakenet_run(&n, t0 + 2000, fakenet_both_selected, NULL));
+	fakenet_run_until(&n, open_at);
+	assert_int_equal(n.nodes[0].n_changed, 0);
+	/* The direct pair failed once and is being tried again. */
+	struct ice_stats st;
+	ice_agent_get_stats(n.nodes[0].agent, &st);
+	assert_true(st.checks_sent > st.pairs + 1);
+	fakenet_run_until(&n, open_at + ICE_RECHECK_MS + 500);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(n.nodes[i].n_changed, 1);
+		assert_int_equal(n.nodes[i].selected.local.type, ICE_CAND_HOST);
+		assert_int_equal(n.nodes[i].selected.remote.type,
+				 ICE_CAND_HOST);
+	}
+	fakenet_free(&n);
+}
+
+static bool drop_from_base(struct fakenet *n, int from,
+			   const union sockaddr_any *src,
+			   const union sockaddr_any *dst, const uint8_t *buf,
+			   size_t len, void *arg)
+{
+	const union sockaddr_any *bad = arg;
+
+	return addr_len(bad) &&
+	       (addr_equal(src, bad) || addr_equal(dst, bad));
+}
+
+static void test_consent_loss_falls_back(void **state)
+{
+	static const char *const h0[] = { "10.0.0.1:5000", "10.0.0.3:5000" };
+	struct ice_agent_config c0 = cfg_role(ICE_ROLE_CONTROLLING, 0);
+	struct ice_agent_config c1 = cfg_role(ICE_ROLE_CONTROLLED, 0);
+	const char *h1 = "10.0.0.2:6000";
+	union sockaddr_any bad;
+	struct fakenet n;
+	uint64_t cut;
+
+	fakenet_init(&n);
+	n.nodes[1].lan = 0;
+	memset(&bad, 0, sizeof(bad));
+	n.drop = drop_from_base;
+	n.drop_arg = &bad;
+	assert_int_equal(fakenet_add_agent(&n, 0, &c0, h0, 2), 0);
+	assert_int_equal(fakenet_add_agent(&n, 1, &c1, &h1, 1), 0);
+	fakenet_exchange_credentials(&n);
+	fakenet_start(&n);
+	assert_true(fakenet_run(&n, n.now + 5000, fakenet_both_selected, NULL));
+	fakenet_run_until(&n, n.now + 1000);
+	/* The first interface's address is preferred. */
+	assert_true(addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[0]));
+	/* That interface dies. */
+	bad = n.nodes[0].hosts[0];
+	cut = n.now;
+	fakenet_run_until(&n, cut + 40000);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(n.nodes[i].n_consent_lost, 1);
+		assert_true(n.nodes[i].consent_lost_at <=
+			    cut + n.latency_ms + 30000);
+		/* ...and traffic moves to the other valid pair at once. */
+		assert_int_equal(n.nodes[i].n_selected, 2);
+		assert_true(n.nodes[i].selected_at - n.nodes[i].consent_lost_at <
+			    300);
+		assert_int_equal(ice_agent_state(n.nodes[i].agent),
+				 ICE_STATE_CONNECTED);
+	}
+	assert_true(addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[1]));
+	fakenet_free(&n);
+}
+
 static void test_prflx_learned(void **state)
 {
 	struct fakenet n;
@@ -775,6 +865,8 @@ int main(void)
 		cmocka_unit_test(test_consent_freshness),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_relay_then_direct),
+		cmocka_unit_test(test_relay_recheck_after_failure),
+		cmocka_unit_test(test_consent_loss_falls_back),
 		cmocka_unit_test(test_prflx_learned),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_description_lines),
