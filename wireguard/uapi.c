@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <net/if.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,17 +92,52 @@ static bool value_is(const char *v, size_t vlen, const char *want)
 	return vlen == strlen(want) && memcmp(v, want, vlen) == 0;
 }
 
+/*
+ * Cut "%scope" out of "[IPv6%scope]:PORT" in place and resolve it: a number,
+ * or an interface name as wg(8) writes for link-local addresses.
+ */
+static int take_scope(char *s, uint32_t *scope)
+{
+	char *pct = strchr(s, '%'), *close = strchr(s, ']'), *end;
+	unsigned long n;
+
+	*scope = 0;
+	if (!pct)
+		return 0;
+	if (s[0] != '[' || !close || pct > close || pct + 1 == close ||
+	    (size_t)(close - pct) > IF_NAMESIZE)
+		return -EINVAL;
+	*close = '\0';
+	if (pct[1] >= '0' && pct[1] <= '9') {
+		errno = 0;
+		n = strtoul(pct + 1, &end, 10);
+		if (*end || errno || n > UINT32_MAX)
+			return -EINVAL;
+		*scope = (uint32_t)n;
+	} else {
+		*scope = if_nametoindex(pct + 1);
+		if (!*scope)
+			return -EINVAL;
+	}
+	*close = ']';
+	memmove(pct, close, strlen(close) + 1);
+	return 0;
+}
+
 /* "IP:PORT" or "[IPv6]:PORT", numeric only (names are resolved by wg(8)). */
 static int parse_endpoint(const char *v, size_t vlen, union sockaddr_any *out)
 {
 	char s[UAPI_MAX_LINE];
 	const char *colon;
 	union sockaddr_any a;
+	uint32_t scope;
 
 	if (vlen == 0 || vlen >= sizeof(s))
 		return -EINVAL;
 	memcpy(s, v, vlen);
 	s[vlen] = '\0';
+	if (take_scope(s, &scope))
+		return -EINVAL;
 	/* the port is mandatory: the text must end in ":digits" */
 	colon = strrchr(s, ':');
 	if (!colon || !colon[1] || (s[0] != '[' && strchr(s, ':') != colon) ||
@@ -109,6 +145,11 @@ static int parse_endpoint(const char *v, size_t vlen, union sockaddr_any *out)
 		return -EINVAL;
 	if (addr_parse(s, 0, &a) != 0 || addr_port(&a) == 0)
 		return -EINVAL;
+	if (scope) {
+		if (a.sa.sa_family != AF_INET6)
+			return -EINVAL;
+		a.in6.sin6_scope_id = scope;
+	}
 	*out = a;
 	return 0;
 }
@@ -458,13 +499,27 @@ int uapi_write_device(struct uapi_buf *b, const struct uapi_device_info *d)
 	return b->err;
 }
 
+/* "192.0.2.1:51820", "[2001:db8::1]:51820" or "[fe80::1%3]:51820". */
+static const char *endpoint_str(const union sockaddr_any *ep, char *buf,
+				size_t len)
+{
+	char ip[ADDR_STRLEN];
+
+	if (ep->sa.sa_family != AF_INET6 || !ep->in6.sin6_scope_id)
+		return addr_to_str(ep, buf, len);
+	snprintf(buf, len, "[%s%%%" PRIu32 "]:%u",
+		 addr_ip_to_str(ep, ip, sizeof(ip)), ep->in6.sin6_scope_id,
+		 addr_port(ep));
+	return buf;
+}
+
 static void write_endpoint(struct uapi_buf *b, const union sockaddr_any *ep)
 {
-	char s[ADDR_STRLEN];
+	char s[ADDR_STRLEN + 16];
 
 	if (ep->sa.sa_family != AF_INET && ep->sa.sa_family != AF_INET6)
 		return;
-	bprintf(b, "endpoint=%s\n", addr_to_str(ep, s, sizeof(s)));
+	bprintf(b, "endpoint=%s\n", endpoint_str(ep, s, sizeof(s)));
 }
 
 int uapi_write_peer(struct uapi_buf *b, const struct uapi_peer_info *p)
@@ -510,7 +565,7 @@ int uapi_write_end(struct uapi_buf *b, int err)
 static void write_peer_set(struct uapi_buf *b, const struct uapi_set *s,
 			   const struct uapi_peer_set *p)
 {
-	char ep[ADDR_STRLEN];
+	char ep[ADDR_STRLEN + 16];
 
 	write_key(b, "public_key", p->public_key);
 	if (p->flags & UAPI_PEER_REMOVE)
@@ -521,7 +576,7 @@ static void write_peer_set(struct uapi_buf *b, const struct uapi_set *s,
 		write_key(b, "preshared_key", p->preshared_key);
 	if (p->flags & UAPI_PEER_ENDPOINT)
 		bprintf(b, "endpoint=%s\n",
-			addr_to_str(&p->endpoint, ep, sizeof(ep)));
+			endpoint_str(&p->endpoint, ep, sizeof(ep)));
 	if (p->flags & UAPI_PEER_KEEPALIVE)
 		bprintf(b, "persistent_keepalive_interval=%u\n",
 			p->persistent_keepalive);

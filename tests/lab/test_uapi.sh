@@ -9,7 +9,7 @@
 #
 # wg set / setconf / show / showconf must work on it exactly as on
 # wireguard-go: keys, listen port, fwmark, peers with preshared key, IPv4
-# and IPv6 endpoints, keepalive, allowed IPs (replaced, moved between
+# and IPv6 endpoints (link-local with scope too), keepalive, allowed IPs (replaced, moved between
 # peers), peer removal, replace_peers, latest handshake and transfer
 # counters, and an error answered by the server reported by wg.
 set -eu
@@ -104,6 +104,11 @@ check "wg set: keepalive off, new endpoint" \
 	wg set "$NAME" peer "$P1" persistent-keepalive 0 endpoint 198.51.100.7:1
 check "P1 changed" grep -q "^$P1$T$PSK${T}198.51.100.7:1${T}fd00::/64$T.*${T}off$" \
 	<<<"$(wg show "$NAME" dump)"
+# a link-local endpoint carries its interface (lo exists everywhere)
+check "wg set: link-local endpoint with scope" \
+	wg set "$NAME" peer "$P2" endpoint '[fe80::1%lo]:51820'
+check "scope kept through get" grep -qx "$P2$T\[fe80::1%lo\]:51820" \
+	<<<"$(wg show "$NAME" endpoints)"
 check "wg set: remove P1" wg set "$NAME" peer "$P1" remove
 check "only P2 is left" test "$(wg show "$NAME" peers)" = "$P2"
 

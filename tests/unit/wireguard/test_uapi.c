@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,50 @@ static void test_good_requests(void **state)
 	assert_int_equal(s->n_peers, 0);
 	uapi_set_free(s);
 	uapi_set_free(NULL);
+}
+
+static void test_endpoint_scope(void **state)
+{
+	static const char *const bad[] = {
+		"[fe80::1%]:5",
+		"[fe80::1%nosuchif0x]:5",
+		"fe80::1%1:5",
+		"[fe80::1]%1:5",
+		"192.0.2.1%1:5",
+		"[fe80::1%4294967296]:5",
+		"[fe80::1%verylonginterfacename]:5",
+	};
+	struct uapi_set *s;
+	struct uapi_buf b;
+	enum uapi_op op;
+	char req[256];
+	const char *ep;
+
+	/* a number, or an interface name as wg(8) writes it */
+	assert_int_equal(parse_str("set=1\npublic_key=" K1 "\n"
+				   "endpoint=[fe80::1%7]:51820\n"
+				   "public_key=" K2 "\n"
+				   "endpoint=[fe80::2%lo]:1\n\n",
+				   &op, &s),
+			 0);
+	assert_int_equal(s->peers[0].endpoint.in6.sin6_scope_id, 7);
+	assert_int_equal(s->peers[0].endpoint.in6.sin6_port, htons(51820));
+	assert_int_equal(s->peers[1].endpoint.in6.sin6_scope_id,
+			 if_nametoindex("lo"));
+	/* written back numerically, which wg(8) and getaddrinfo take */
+	uapi_buf_init(&b);
+	assert_int_equal(uapi_write_set(&b, s), 0);
+	ep = strstr(b.data, "endpoint=");
+	assert_non_null(ep);
+	assert_memory_equal(ep, "endpoint=[fe80::1%7]:51820\n", 27);
+	uapi_buf_free(&b);
+	uapi_set_free(s);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(req, sizeof(req),
+			 "set=1\npublic_key=" K1 "\nendpoint=%s\n\n", bad[i]);
+		if (parse_str(req, &op, &s) != -EINVAL)
+			fail_msg("accepted endpoint %s", bad[i]);
+	}
 }
 
 static void test_bad_requests(void **state)
@@ -391,6 +436,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_requests),
+		cmocka_unit_test(test_endpoint_scope),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_framing),
