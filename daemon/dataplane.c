@@ -825,7 +825,10 @@ static int tun_setup(struct dp *dp, const struct dp_config *cfg)
 
 	if (cfg->tun_fd >= 0) {
 		dp->tun_fd = cfg->tun_fd;
-		return 0;
+		return fcntl(dp->tun_fd, F_SETFL,
+			     fcntl(dp->tun_fd, F_GETFL) | O_NONBLOCK) < 0
+			       ? -errno
+			       : 0;
 	}
 	ret = tun_open(cfg->ifname, cfg->no_offload ? 0 : TUN_OPEN_VNET_HDR,
 		       &dp->tun);

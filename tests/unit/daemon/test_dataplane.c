@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The data plane end to end in one process, without root: two data planes
+ * on one libuv loop, each with a SOCK_SEQPACKET pair standing in for its TUN
+ * and its UDP on loopback, configured through the UAPI handler. Between
+ * them a relay socket of the test's own carries (and records, replays,
+ * truncates, corrupts) every datagram, so that what crosses the "network"
+ * is under the test's control:
+ *
+ *   tun A (test end) <-> dp A --UDP--> relay --UDP--> dp B <-> tun B
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/addr.h"
+#include "common/clock.h"
+#include "daemon/dataplane.h"
+#include "daemon/uapi_server.h"
+#include "wireguard/uapi.h"
+
+struct side {
+	struct dp *dp;
+	int tun; /* the test's end of the packet pair */
+	uint8_t priv[32], pub[32];
+};
+
+struct lab {
+	uv_loop_t loop;
+	struct side s[2];
+	int relay;
+	uint16_t relay_port;
+	/* the last datagram the relay carried from A to B */
+	uint8_t last[2048];
+	size_t last_len;
+	bool hold; /* record, do not forward A's datagrams */
+};
+
+static void hex(char *out, const uint8_t *k)
+{
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", k[i]);
+}
+
+/* Apply a set request written as text; returns the handler's errno. */
+static int uapi_set_text(struct dp *dp, const char *text)
+{
+	struct uapi_set *set = NULL;
+	struct uapi_buf ans;
+	enum uapi_op op;
+	int ret;
+
+	ret = uapi_parse(text, strlen(text), &op, &set);
+	if (ret)
+		return ret;
+	uapi_buf_init(&ans);
+	ret = uapi_server_handle(dp, op, set, &ans);
+	uapi_buf_free(&ans);
+	uapi_set_free(set);
+	return ret;
+}
+
+static void configure(struct lab *l, int i, const char *allowed_self_of_peer)
+{
+	char priv[65], pub[65], text[1024];
+	const struct side *me = &l->s[i], *other = &l->s[1 - i];
+
+	hex(priv, me->priv);
+	hex(pub, other->pub);
+	snprintf(text, sizeof(text),
+		 "set=1\nprivate_key=%s\npublic_key=%s\n"
+		 "endpoint=127.0.0.1:%u\n%s\n",
+		 priv, pub, l->relay_port, allowed_self_of_peer);
+	assert_int_equal(uapi_set_text(me->dp, text), 0);
+}
+
+static void side_up(struct lab *l, int i)
+{
+	struct dp_config cfg = {
+		.loop = &l->loop,
+		.loopback_only = true,
+	};
+	int sp[2];
+
+	assert_int_equal(
+		socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sp), 0);
+	cfg.tun_fd = sp[0];
+	l->s[i].tun = sp[1];
+	assert_int_equal(dp_create(&cfg, &l->s[i].dp), 0);
+	randombytes_buf(l->s[i].priv, 32);
+	crypto_scalarmult_base(l->s[i].pub, l->s[i].priv);
+}
+
+static int lab_setup(void **state)
+{
+	struct lab *l = calloc(1, sizeof(*l));
+	union sockaddr_any a;
+	socklen_t al = sizeof(a);
+
+	assert_non_null(l);
+	assert_int_equal(sodium_init() >= 0, 1);
+	uv_loop_init(&l->loop);
+	side_up(l, 0);
+	side_up(l, 1);
+	l->relay = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	addr_parse("127.0.0.1", 0, &a);
+	assert_int_equal(bind(l->relay, &a.sa, addr_len(&a)), 0);
+	getsockname(l->relay, &a.sa, &al);
+	l->relay_port = addr_port(&a);
+	configure(l, 0, "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\n");
+	configure(l, 1, "allowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n");
+	*state = l;
+	return 0;
+}
+
+static int lab_teardown(void **state)
+{
+	struct lab *l = *state;
+
+	for (int i = 0; i < 2; i++) {
+		dp_destroy(l->s[i].dp);
+		close(l->s[i].tun);
+	}
+	uv_run(&l->loop, UV_RUN_DEFAULT); /* the close callbacks */
+	assert_int_equal(uv_loop_close(&l->loop), 0);
+	close(l->relay);
+	free(l);
+	return 0;
+}
+
+static void send_to(int fd, uint16_t port, const uint8_t *p, size_t len)
+{
+	union sockaddr_any a;
+
+	addr_parse("127.0.0.1", port, &a);
+	assert_true(sendto(fd, p, len, 0, &a.sa, addr_len(&a)) == (ssize_t)len);
+}
+
+/* Carry what waits at the relay: A's port to B's, anything else to A. */
+static void relay_pump(struct lab *l)
+{
+	uint8_t buf[2048];
+	union sockaddr_any from;
+	socklen_t fl = sizeof(from);
+	ssize_t n;
+
+	while ((n = recvfrom(l->relay, buf, sizeof(buf), 0, &from.sa, &fl)) >
+	       0) {
+		bool from_a = addr_port(&from) == dp_listen_port(l->s[0].dp);
+
+		if (from_a) {
+			memcpy(l->last, buf, (size_t)n);
+			l->last_len = (size_t)n;
+			if (l->hold)
+				continue;
+		}
+		send_to(l->relay, dp_listen_port(l->s[from_a ? 1 : 0].dp), buf,
+			(size_t)n);
+		fl = sizeof(from);
+	}
+}
+
+/* Run the loop and the relay until a packet shows at fd or ms pass. */
+static ssize_t pump_read(struct lab *l, int fd, uint8_t *buf, size_t cap,
+			 unsigned ms)
+{
+	uint64_t end = clock_now_ms() + ms;
+
+	do {
+		ssize_t n;
+
+		uv_run(&l->loop, UV_RUN_NOWAIT);
+		relay_pump(l);
+		uv_run(&l->loop, UV_RUN_NOWAIT);
+		n = fd >= 0 ? recv(fd, buf, cap, MSG_DONTWAIT) : -1;
+		if (n > 0)
+			return n;
+		poll(NULL, 0, 1);
+	} while (clock_now_ms() < end);
+	return -1;
+}
+
+static size_t ipv4_packet(uint8_t *p, const char *src, const char *dst,
+			  size_t payload, uint8_t fill)
+{
+	size_t len = 20 + payload;
+
+	memset(p, 0, 20);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[8] = 64;
+	p[9] = 17;
+	inet_pton(AF_INET, src, p + 12);
+	inet_pton(AF_INET, dst, p + 16);
+	memset(p + 20, fill, payload);
+	return len;
+}
+
+static size_t ipv6_packet(uint8_t *p, const char *src, const char *dst,
+			  size_t payload, uint8_t fill)
+{
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	p[4] = (uint8_t)(payload >> 8);
+	p[5] = (uint8_t)payload;
+	p[6] = 17;
+	p[7] = 64;
+	inet_pton(AF_INET6, src, p + 8);
+	inet_pton(AF_INET6, dst, p + 24);
+	memset(p + 40, fill, payload);
+	return 40 + payload;
+}
+
+/* Write pkt into side i's TUN and expect it, unchanged, out of the other. */
+static void expect_through(struct lab *l, int i, const uint8_t *pkt, size_t len)
+{
+	uint8_t got[4096];
+	ssize_t n;
+
+	assert_int_equal(send(l->s[i].tun, pkt, len, 0), (ssize_t)len);
+	n = pump_read(l, l->s[1 - i].tun, got, sizeof(got), 3000);
+	assert_int_equal(n, (ssize_t)len);
+	assert_memory_equal(got, pkt, len);
+}
+
+static void expect_nothing(struct lab *l, int i)
+{
+	uint8_t got[4096];
+
+	assert_int_equal(pump_read(l, l->s[i].tun, got, sizeof(got), 200), -1);
+}
+
+/* The first packet waits for the handshake, then everything flows. */
+static void test_forward_both_ways(void **state)
+{
+	struct lab *l = *state;
+	uint8_t p[2000];
+	size_t len;
+
+	len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 100, 0xa1);
+	expect_through(l, 0, p, len);
+	len = ipv4_packet(p, "10.0.0.2", "10.0.0.1", 1300, 0xb2);
+	expect_through(l, 1, p, len);
+	len = ipv6_packet(p, "fd00::1", "fd00::2", 1380, 0xc3);
+	expect_through(l, 0, p, len);
+	len = ipv6_packet(p, "fd00::2", "fd00::1", 0, 0);
+	expect_through(l, 1, p, len);
+	/* a burst: more than one batch's worth, in order */
+	for (int k = 0; k < 300; k++) {
+		len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 200, (uint8_t)k);
+		expect_through(l, 0, p, len);
+	}
+	assert_int_equal(dp_stats(l->s[1].dp)->rx_packets, 302);
+	assert_int_equal(dp_stats(l->s[0].dp)->rx_packets, 2);
+}
+
+/* Packets queued before the first handshake all arrive, in order. */
+static void test_staged_until_handshake(void **state)
+{
+	struct lab *l = *state;
+	uint8_t p[200], got[200];
+
+	for (int k = 0; k < 5; k++) {
+		size_t len =
+			ipv4_packet(p, "10.0.0.1", "10.0.0.2", 50, (uint8_t)k);
+
+		assert_int_equal(send(l->s[0].tun, p, len, 0), (ssize_t)len);
+	}
+	for (int k = 0; k < 5; k++) {
+		assert_int_equal(
+			pump_read(l, l->s[1].tun, got, sizeof(got), 3000), 70);
+		assert_int_equal(got[20], k);
+	}
+}
+
+/* Destinations in nobody's allowed IPs go nowhere, and are counted. */
+static void test_no_route(void **state)
+{
+	struct lab *l = *state;
+	uint8_t p[200];
+	size_t len = ipv4_packet(p, "10.0.0.1", "10.9.9.9", 20, 1);
+
+	assert_int_equal(send(l->s[0].tun, p, len, 0), (ssize_t)len);
+	expect_nothing(l, 1);
+	assert_int_equal(dp_stats(l->s[0].dp)->tx_no_peer, 1);
+}
+
+/* Cryptokey routing: B may not speak for an address that is not its own. */
+static void test_inner_source_checked(void **state)
+{
+	struct lab *l = *state;
+	uint8_t p[200];
+	size_t len;
+
+	len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 20, 1);
+	expect_through(l, 0, p, len); /* session up */
+	/* B routes 10.0.0.1 to A, so this leaves B, but A gave B no right
+	 * to the source 10.0.0.77 */
+	len = ipv4_packet(p, "10.0.0.77", "10.0.0.1", 20, 2);
+	assert_int_equal(send(l->s[1].tun, p, len, 0), (ssize_t)len);
+	expect_nothing(l, 0);
+	assert_int_equal(dp_stats(l->s[0].dp)->rx_bad_src, 1);
+	assert_int_equal(dp_stats(l->s[0].dp)->rx_packets, 0);
+}
+
+/* Replayed, truncated, forged and foreign datagrams: dropped, counted. */
+static void test_hostile_datagrams(void **state)
+{
+	struct lab *l = *state;
+	const struct wg_device_stats *ws = wg_device_stats(dp_wg(l->s[1].dp));
+	const struct dp_stats *ds = dp_stats(l->s[1].dp);
+	uint16_t port_b = dp_listen_port(l->s[1].dp);
+	uint8_t p[200], cap[2048], junk[300];
+	size_t len, caplen;
+
+	len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 40, 7);
+	expect_through(l, 0, p, len);
+	/* the next data message, captured at the relay */
+	l->hold = true;
+	assert_int_equal(send(l->s[0].tun, p, len, 0), (ssize_t)len);
+	pump_read(l, -1, NULL, 0, 100);
+	caplen = l->last_len;
+	memcpy(cap, l->last, caplen);
+	assert_int_equal(cap[0], 4);
+	l->hold = false;
+
+	send_to(l->relay, port_b, cap, caplen); /* first time: delivered */
+	assert_int_equal(pump_read(l, l->s[1].tun, junk, sizeof(junk), 2000),
+			 (ssize_t)len);
+	send_to(l->relay, port_b, cap, caplen); /* replay */
+	expect_nothing(l, 1);
+	assert_int_equal(ws->rx_replay, 1);
+
+	cap[caplen - 1] ^= 1; /* forged tag */
+	wg_put_le64(cap + 8, wg_get_le64(cap + 8) + 5);
+	send_to(l->relay, port_b, cap, caplen);
+	expect_nothing(l, 1);
+	assert_int_equal(ws->rx_bad_auth, 1);
+
+	/* truncated below header and tag: not even classified as WireGuard */
+	send_to(l->relay, port_b, cap, 20);
+	expect_nothing(l, 1);
+	assert_int_equal(ds->rx_other, 1);
+	cap[0] = 1; /* an initiation, cut short: the core's parser refuses */
+	send_to(l->relay, port_b, cap, 100);
+	expect_nothing(l, 1);
+	assert_int_equal(ws->rx_malformed, 1);
+
+	randombytes_buf(junk, sizeof(junk)); /* not WireGuard at all */
+	junk[0] = 0x80;
+	send_to(l->relay, port_b, junk, sizeof(junk));
+	send_to(l->relay, port_b, junk, 1);
+	expect_nothing(l, 1);
+	assert_int_equal(ds->rx_other, 3);
+
+	/* and the session still works */
+	expect_through(l, 0, p, len);
+}
+
+/* A wrong key: the other side's handshakes do not open, nothing flows. */
+static void test_wrong_key(void **state)
+{
+	struct lab *l = *state;
+	uint8_t wrong[32], p[200];
+	char priv[65], text[256];
+	size_t len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 20, 1);
+
+	randombytes_buf(wrong, sizeof(wrong));
+	hex(priv, wrong);
+	snprintf(text, sizeof(text), "set=1\nprivate_key=%s\n\n", priv);
+	assert_int_equal(uapi_set_text(l->s[0].dp, text), 0);
+	assert_int_equal(send(l->s[0].tun, p, len, 0), (ssize_t)len);
+	expect_nothing(l, 1);
+	assert_true(wg_device_stats(dp_wg(l->s[1].dp))->rx_handshake_bad >= 1);
+	assert_int_equal(dp_stats(l->s[1].dp)->rx_packets, 0);
+}
+
+/* get=1 reports what set=1 set, and the session's figures. */
+static void test_uapi_get(void **state)
+{
+	struct lab *l = *state;
+	struct uapi_buf ans;
+	uint8_t p[200];
+	char pub[65], want[128];
+	size_t len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 20, 1);
+
+	expect_through(l, 0, p, len);
+	assert_int_equal(
+		uapi_set_text(l->s[0].dp, "set=1\nlisten_port=0\nfwmark=0\n\n"),
+		0);
+	uapi_buf_init(&ans);
+	assert_int_equal(
+		uapi_server_handle(l->s[0].dp, UAPI_OP_GET, NULL, &ans), 0);
+	assert_int_equal(uapi_write_end(&ans, 0), 0);
+	assert_non_null(memchr(ans.data, '\n', ans.len));
+	hex(pub, l->s[1].pub);
+	snprintf(want, sizeof(want), "public_key=%s\n", pub);
+	assert_non_null(strstr(ans.data, want));
+	snprintf(want, sizeof(want), "endpoint=127.0.0.1:%u\n", l->relay_port);
+	assert_non_null(strstr(ans.data, want));
+	assert_non_null(strstr(ans.data, "allowed_ip=10.0.0.2/32\n"));
+	assert_non_null(strstr(ans.data, "allowed_ip=fd00::2/128\n"));
+	assert_null(strstr(ans.data, "last_handshake_time_sec=0\n"));
+	assert_null(strstr(ans.data, "tx_bytes=0\n"));
+	assert_non_null(strstr(ans.data, "errno=0\n\n"));
+	uapi_buf_free(&ans);
+}
+
+/* Removing the peer drops its routes; re-adding brings the path back. */
+static void test_remove_peer(void **state)
+{
+	struct lab *l = *state;
+	uint8_t p[200];
+	char pub[65], text[256];
+	size_t len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 20, 1);
+
+	expect_through(l, 0, p, len);
+	hex(pub, l->s[1].pub);
+	snprintf(text, sizeof(text), "set=1\npublic_key=%s\nremove=true\n\n",
+		 pub);
+	assert_int_equal(uapi_set_text(l->s[0].dp, text), 0);
+	assert_null(wg_device_next_peer(dp_wg(l->s[0].dp), NULL));
+	assert_int_equal(allowedips_count(dp_allowedips(l->s[0].dp)), 0);
+	assert_int_equal(send(l->s[0].tun, p, len, 0), (ssize_t)len);
+	expect_nothing(l, 1);
+	configure(l, 0, "allowed_ip=10.0.0.2/32\n");
+	expect_through(l, 0, p, len);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_forward_both_ways,
+						lab_setup, lab_teardown),
+		cmocka_unit_test_setup_teardown(test_staged_until_handshake,
+						lab_setup, lab_teardown),
+		cmocka_unit_test_setup_teardown(test_no_route, lab_setup,
+						lab_teardown),
+		cmocka_unit_test_setup_teardown(test_inner_source_checked,
+						lab_setup, lab_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_datagrams,
+						lab_setup, lab_teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key, lab_setup,
+						lab_teardown),
+		cmocka_unit_test_setup_teardown(test_uapi_get, lab_setup,
+						lab_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_peer, lab_setup,
+						lab_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
