@@ -9,10 +9,12 @@
  *
  *   wg-probe --key FILE --peer BASE64 [--endpoint IP:PORT] --port PORT
  *            --addr A.B.C.D --remote A.B.C.D [--pings N] [--serve SECONDS]
- *            [--keepalive SECONDS]
+ *            [--keepalive SECONDS] [--interval MS]
  *
- * Exits 0 when all N pings were answered (each within 5 s) and the serving
- * time is over; prints one line of figures on stdout.
+ * Pings go one at a time, the next INTERVAL ms after the last reply. Exits 0
+ * when all N pings were answered (each within 5 s) and the serving time is
+ * over; prints one line of figures on stdout ("sessions" counts the sessions
+ * that became usable: more than one means a rekey happened).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +42,8 @@ struct probe {
 	unsigned pings, seq, replies, answered, sessions;
 	uint64_t sent_at; /* last (re)send */
 	uint64_t first_at; /* first send of this sequence number */
+	uint64_t next_at; /* no new ping before this */
+	unsigned interval_ms;
 	bool waiting;
 };
 
@@ -164,6 +168,7 @@ static void on_ip(struct probe *pr, const uint8_t *p, size_t len)
 		pr->replies++;
 		pr->seq++;
 		pr->waiting = false;
+		pr->next_at = clock_now_ms() + pr->interval_ms;
 	} else if (p[20] == 8) {
 		make_icmp(buf + WG_DATA_HEADER_LEN, pr->addr, src, 0,
 			  (uint16_t)(p[24] << 8 | p[25]),
@@ -227,7 +232,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: wg-probe --key FILE --peer BASE64 [--endpoint "
 		"IP:PORT] --port PORT --addr IP --remote IP [--pings N] "
-		"[--serve SECONDS] [--keepalive SECONDS]\n");
+		"[--serve SECONDS] [--keepalive SECONDS] [--interval MS]\n");
 	exit(2);
 }
 
@@ -239,11 +244,17 @@ struct args {
 static void parse_args(int argc, char **argv, struct args *a, struct probe *pr)
 {
 	static const struct option opts[] = {
-		{ "key", 1, 0, 'k' },	    { "peer", 1, 0, 'p' },
-		{ "endpoint", 1, 0, 'e' },  { "port", 1, 0, 'l' },
-		{ "addr", 1, 0, 'a' },	    { "remote", 1, 0, 'r' },
-		{ "pings", 1, 0, 'n' },	    { "serve", 1, 0, 's' },
-		{ "keepalive", 1, 0, 'K' }, { 0, 0, 0, 0 },
+		{ "key", 1, 0, 'k' },
+		{ "peer", 1, 0, 'p' },
+		{ "endpoint", 1, 0, 'e' },
+		{ "port", 1, 0, 'l' },
+		{ "addr", 1, 0, 'a' },
+		{ "remote", 1, 0, 'r' },
+		{ "pings", 1, 0, 'n' },
+		{ "serve", 1, 0, 's' },
+		{ "keepalive", 1, 0, 'K' },
+		{ "interval", 1, 0, 'i' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -267,6 +278,8 @@ static void parse_args(int argc, char **argv, struct args *a, struct probe *pr)
 			a->serve_s = (unsigned)atoi(optarg);
 		else if (c == 'K')
 			a->keepalive = (unsigned)atoi(optarg);
+		else if (c == 'i')
+			pr->interval_ms = (unsigned)atoi(optarg);
 		else
 			usage();
 	}
@@ -328,7 +341,8 @@ static void run(struct probe *pr, uint64_t end_serve)
 		if (pr->seq < pr->pings) {
 			if (pr->waiting && now >= pr->first_at + PING_WAIT_MS)
 				return; /* this one was never answered */
-			if (!pr->waiting || now >= pr->sent_at + 1000)
+			if ((!pr->waiting && now >= pr->next_at) ||
+			    (pr->waiting && now >= pr->sent_at + 1000))
 				send_ping(pr); /* first try, or again */
 		}
 		next = wg_device_next_deadline(pr->dev);
