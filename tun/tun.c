@@ -117,6 +117,19 @@ err:
 	return ret;
 }
 
+int tun_wrap_fd(int fd, bool vnet_hdr, struct tun_device **out)
+{
+	struct tun_device *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->fd = fd;
+	t->vnet_hdr = vnet_hdr;
+	strcpy(t->name, "wrapped");
+	*out = t;
+	return 0;
+}
+
 void tun_close(struct tun_device *t)
 {
 	if (!t)
@@ -192,4 +205,144 @@ int tun_write_raw(struct tun_device *t, const uint8_t *data, size_t len)
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 
 	return write_iov(t->fd, &iov, 1, len);
+}
+
+/* ---------------------------------------------------------------- batches */
+
+struct tun_batch {
+	size_t max, n, cap;
+	uint8_t **segs;
+	size_t *lens;
+	uint8_t *store;
+	/* one read, kept when its segments did not fit */
+	uint8_t *raw;
+	size_t raw_len;
+	bool pending;
+	struct tun_batch_stats st;
+};
+
+struct tun_batch *tun_batch_create(size_t max_segs, size_t seg_cap)
+{
+	struct tun_batch *b;
+
+	if (max_segs == 0 || seg_cap == 0 || max_segs > 65536)
+		return NULL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->max = max_segs;
+	b->cap = seg_cap;
+	b->segs = calloc(max_segs, sizeof(*b->segs));
+	b->lens = calloc(max_segs, sizeof(*b->lens));
+	b->store = malloc(max_segs * seg_cap);
+	b->raw = malloc(VNET_HDR_LEN + VNET_MAX_PACKET);
+	if (!b->segs || !b->lens || !b->store || !b->raw) {
+		tun_batch_destroy(b);
+		return NULL;
+	}
+	for (size_t i = 0; i < max_segs; i++)
+		b->segs[i] = b->store + i * seg_cap;
+	return b;
+}
+
+void tun_batch_destroy(struct tun_batch *b)
+{
+	if (!b)
+		return;
+	free(b->segs);
+	free(b->lens);
+	free(b->store);
+	free(b->raw);
+	free(b);
+}
+
+/* Split the read in b->raw into free slots; 1 if it has to wait. */
+static int batch_take_raw(struct tun_batch *b)
+{
+	int n = vnet_split(b->raw, b->raw_len, b->segs + b->n, b->cap,
+			   b->lens + b->n, b->max - b->n);
+
+	if (n == -ENOBUFS && b->n > 0) {
+		b->pending = true; /* room in the next batch */
+		return 1;
+	}
+	b->pending = false;
+	if (n == -ENOBUFS)
+		b->st.too_big++;
+	else if (n < 0)
+		b->st.malformed++;
+	else
+		b->n += (size_t)n;
+	if (n > 0)
+		b->st.segments += (unsigned)n;
+	return 0;
+}
+
+static bool raw_is_gso(const struct tun_batch *b)
+{
+	return b->raw_len >= VNET_HDR_LEN &&
+	       (b->raw[1] & (uint8_t)~VNET_GSO_ECN) != VNET_GSO_NONE;
+}
+
+/* One read; 0 when something was read, -EAGAIN when empty, or -errno. */
+static int batch_read_one(struct tun_device *t, struct tun_batch *b)
+{
+	ssize_t n;
+
+	if (!t->vnet_hdr) {
+		n = tun_read(t, b->segs[b->n], b->cap);
+		if (n < 0)
+			return (int)n;
+		b->st.reads++;
+		b->st.segments++;
+		b->lens[b->n++] = (size_t)n;
+		return 0;
+	}
+	n = tun_read(t, b->raw, VNET_HDR_LEN + VNET_MAX_PACKET);
+	if (n < 0)
+		return (int)n;
+	b->raw_len = (size_t)n;
+	b->st.reads++;
+	if (raw_is_gso(b))
+		b->st.super_packets++;
+	batch_take_raw(b);
+	return 0;
+}
+
+int tun_read_batch(struct tun_device *t, struct tun_batch *b,
+		   unsigned max_reads)
+{
+	if (b->pending && batch_take_raw(b))
+		return (int)b->n;
+	for (unsigned i = 0; i < max_reads && b->n < b->max && !b->pending;
+	     i++) {
+		int ret = batch_read_one(t, b);
+
+		if (ret == -EAGAIN)
+			break;
+		if (ret < 0)
+			return ret;
+	}
+	return (int)b->n;
+}
+
+size_t tun_batch_count(const struct tun_batch *b)
+{
+	return b->n;
+}
+
+uint8_t *tun_batch_packet(struct tun_batch *b, size_t i, size_t *len)
+{
+	*len = b->lens[i];
+	return b->segs[i];
+}
+
+void tun_batch_clear(struct tun_batch *b)
+{
+	b->n = 0;
+}
+
+const struct tun_batch_stats *tun_batch_stats(const struct tun_batch *b)
+{
+	return &b->st;
 }

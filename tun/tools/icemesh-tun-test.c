@@ -12,8 +12,8 @@
  * until the timeout or SIGTERM:
  *   - ICMP and ICMPv6 echo requests routed into the TUN are answered;
  *   - TCP to port 9 (discard) is taken by a minimal receiver that ACKs in
- *     order, so the kernel sends TSO super-packets; every segment vnet_split
- *     makes of them has its checksums verified;
+ *     order, so the kernel sends TSO super-packets; they are read with
+ *     tun_read_batch, and every TCP/UDP segment has its checksums verified;
  *   - link and address notifications from the watcher are printed as EVENT;
  *   - with --gro-check, for the first IPv4 and IPv6 --addr each, the tool
  *     connects to a listener of its own on that address as a client beyond
@@ -103,6 +103,7 @@ struct stats {
 struct ctx {
 	struct tun_device *tun;
 	struct vnet_gro *gro;
+	struct tun_batch *batch;
 	struct conn conns[MAX_CONNS];
 	struct stats st;
 	unsigned mss;
@@ -581,7 +582,7 @@ static void gro_stop(struct grocheck *g)
 	g->active = false;
 }
 
-static void segment_in(struct ctx *c, uint8_t *p, size_t len, bool gso)
+static void segment_in(struct ctx *c, uint8_t *p, size_t len)
 {
 	bool v6 = len >= 40 && p[0] >> 4 == 6;
 	size_t iphl = v6 ? 40 : (size_t)(p[0] & 15) * 4;
@@ -592,14 +593,14 @@ static void segment_in(struct ctx *c, uint8_t *p, size_t len, bool gso)
 	if (iphl > len)
 		return;
 	proto = v6 ? p[6] : p[9];
-	/* what the split made of a super-packet must check out */
-	if (gso && vnet_verify_checksums(p, len) != 0)
-		c->st.bad_csum++;
-	if (proto == 6) {
+	/* what the kernel sent, once split, must check out */
+	if (proto == 6 || proto == 17) {
 		if (vnet_verify_checksums(p, len) != 0) {
 			c->st.bad_csum++;
 			return;
 		}
+	}
+	if (proto == 6) {
 		if (!gro_in(c, p, len, v6, iphl))
 			tcp_in(c, p, len, v6, iphl);
 	} else if (!v6 && proto == 1 && len >= iphl + 8 && p[iphl] == 8) {
@@ -609,37 +610,23 @@ static void segment_in(struct ctx *c, uint8_t *p, size_t len, bool gso)
 	}
 }
 
-static void tun_in(struct ctx *c, uint8_t *buf, size_t cap,
-		   uint8_t *const *segs, size_t *lens)
+/* One wakeup: a bounded batch through tun_read_batch, replies via GRO. */
+static void tun_in(struct ctx *c)
 {
-	for (int r = 0; r < READS_PER_WAKEUP; r++) {
-		ssize_t n = tun_read(c->tun, buf, cap);
-		struct vnet_hdr h;
-		int nseg;
+	const struct tun_batch_stats *bs = tun_batch_stats(c->batch);
+	int n = tun_read_batch(c->tun, c->batch, READS_PER_WAKEUP);
 
-		if (n < 0)
-			break;
-		c->st.reads++;
-		if (!tun_has_vnet_hdr(c->tun)) {
-			segment_in(c, buf, (size_t)n, false);
-			continue;
-		}
-		if (n < VNET_HDR_LEN)
-			continue;
-		vnet_hdr_get(&h, buf);
-		if (h.gso_type != VNET_GSO_NONE)
-			c->st.gso++;
-		nseg = vnet_split(buf, (size_t)n, segs, SEG_CAP, lens,
-				  MAX_SEGS);
-		if (nseg < 0) {
-			c->st.split_err++;
-			continue;
-		}
-		c->st.segs += (unsigned)nseg;
-		for (int i = 0; i < nseg; i++)
-			segment_in(c, segs[i], lens[i],
-				   h.gso_type != VNET_GSO_NONE);
+	for (int i = 0; i < n; i++) {
+		size_t len;
+		uint8_t *p = tun_batch_packet(c->batch, (size_t)i, &len);
+
+		segment_in(c, p, len);
 	}
+	tun_batch_clear(c->batch);
+	c->st.reads = (unsigned)bs->reads;
+	c->st.gso = (unsigned)bs->super_packets;
+	c->st.segs = (unsigned)bs->segments;
+	c->st.split_err = (unsigned)(bs->malformed + bs->too_big);
 	if (tun_has_vnet_hdr(c->tun))
 		vnet_gro_flush(c->gro, write_tun, c);
 }
@@ -868,14 +855,8 @@ static void gro_check_start(struct ctx *c, const struct opts *o)
 
 static int serve(struct ctx *c, struct netlink_watch *w, unsigned timeout)
 {
-	static uint8_t buf[VNET_HDR_LEN + VNET_MAX_PACKET];
-	static uint8_t store[MAX_SEGS][SEG_CAP];
-	uint8_t *segs[MAX_SEGS];
-	size_t lens[MAX_SEGS];
 	uint64_t end = clock_now_ms() + (uint64_t)timeout * 1000;
 
-	for (int i = 0; i < MAX_SEGS; i++)
-		segs[i] = store[i];
 	while (!stop && clock_now_ms() < end) {
 		struct pollfd p[8] = {
 			{ .fd = tun_fd(c->tun), .events = POLLIN },
@@ -895,7 +876,7 @@ static int serve(struct ctx *c, struct netlink_watch *w, unsigned timeout)
 		if (poll(p, 8, 200) < 0 && errno != EINTR)
 			return -errno;
 		if (p[0].revents & POLLIN)
-			tun_in(c, buf, sizeof(buf), segs, lens);
+			tun_in(c);
 		if (p[1].revents & POLLIN)
 			netlink_watch_process(w, 16);
 		for (int i = 0; i < 2; i++) {
@@ -939,7 +920,8 @@ int main(int argc, char **argv)
 
 		c.gro_udp = (tun_offloads(c.tun) & uso) == uso;
 		c.gro = vnet_gro_create(MAX_SEGS, c.gro_udp ? VNET_GRO_UDP : 0);
-		ret = c.gro ? 0 : -ENOMEM;
+		c.batch = tun_batch_create(4 * MAX_SEGS, SEG_CAP);
+		ret = c.gro && c.batch ? 0 : -ENOMEM;
 	}
 	if (!ret)
 		ret = netlink_open(&nl);
@@ -966,5 +948,6 @@ out:
 	netlink_close(nl);
 	tun_close(c.tun);
 	vnet_gro_destroy(c.gro);
+	tun_batch_destroy(c.batch);
 	return ret ? 1 : 0;
 }
