@@ -866,10 +866,14 @@ int ice_agent_add_remote_candidate(struct ice_agent *a,
 	return 0;
 }
 
+static void fail_if_done(struct ice_agent *a);
+
 void ice_agent_remote_gathering_done(struct ice_agent *a, uint64_t now)
 {
 	(void)now;
 	a->remote_done = true;
+	/* Every pair may have failed already: nothing else would tell. */
+	fail_if_done(a);
 }
 
 int ice_agent_remote_line(struct ice_agent *a, const char *line, uint64_t now)
@@ -1191,6 +1195,7 @@ int ice_agent_recv(struct ice_agent *a, const union sockaddr_any *base,
 		a->st.dropped++; /* indications: nothing for us */
 	}
 	run_checks(a, now);
+	fail_if_done(a);
 	return 0;
 }
 

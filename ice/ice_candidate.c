@@ -233,7 +233,7 @@ static int parse_fields(char **tok, int n, struct ice_candidate *c)
 	if (!ice_chars_valid(tok[0], 1, ICE_FOUNDATION_MAX))
 		return -EINVAL;
 	memcpy(c->foundation, tok[0], strlen(tok[0]) + 1);
-	if (parse_uint(tok[1], 256, &comp) || comp < 1)
+	if (parse_uint(tok[1], 255, &comp) || comp < 1)
 		return -EINVAL;
 	c->component = (uint8_t)comp;
 	if (parse_uint(tok[3], UINT32_MAX, &prio) || prio < 1)

@@ -738,6 +738,81 @@ static void test_consent_loss_falls_back(void **state)
 	fakenet_free(&n);
 }
 
+static void test_foundation_freezing(void **state)
+{
+	static const char *const h0[] = { "10.0.0.1:5000", "10.0.0.1:5001" };
+	struct ice_agent_config c0 = cfg_role(ICE_ROLE_CONTROLLING, 0);
+	struct ice_agent_config c1 = cfg_role(ICE_ROLE_CONTROLLED, 0);
+	const char *h1 = "10.0.0.2:6000";
+	union sockaddr_any second = fakenet_addr("10.0.0.1:5001");
+	uint64_t t0, first_at = 0, second_at = 0;
+	struct fakenet n;
+
+	/*
+	 * Two bases on one IP: both pairs share a foundation, so the second
+	 * stays frozen until the first succeeds (RFC 8445 §6.1.2.6), one
+	 * round trip (100 ms here) later, not Ta (20 ms) later.
+	 */
+	fakenet_init(&n);
+	n.latency_ms = 50;
+	n.nodes[1].lan = 0;
+	assert_int_equal(fakenet_add_agent(&n, 0, &c0, h0, 2), 0);
+	assert_int_equal(fakenet_add_agent(&n, 1, &c1, &h1, 1), 0);
+	fakenet_exchange_credentials(&n);
+	t0 = n.now;
+	fakenet_start(&n);
+	assert_true(fakenet_run(&n, t0 + 5000, fakenet_both_selected, NULL));
+	fakenet_run_until(&n, n.now + 500);
+	for (size_t i = 0; i < n.n_log; i++) {
+		const struct fakenet_sent *s = &n.log[i];
+
+		if (s->node != 0 || s->stun_type != BINDING_REQ)
+			continue;
+		if (!first_at)
+			first_at = s->at;
+		if (!second_at && addr_equal(&s->base, &second))
+			second_at = s->at;
+	}
+	assert_true(second_at != 0);
+	assert_true(second_at - first_at >= 2 * n.latency_ms);
+	assert_true(addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[0]));
+	fakenet_free(&n);
+}
+
+static void test_no_failure_before_end_of_candidates(void **state)
+{
+	struct ice_agent_config c = cfg_role(ICE_ROLE_CONTROLLING, 0);
+	const char *h = "10.0.0.1:5000";
+	struct ice_candidate rc;
+	struct fakenet n;
+	struct ice_agent *a;
+
+	/* Trickle (RFC 8838 §8): more candidates may come; do not give up. */
+	fakenet_init(&n);
+	n.drop = drop_all;
+	assert_int_equal(fakenet_add_agent(&n, 0, &c, &h, 1), 0);
+	a = n.nodes[0].agent;
+	ice_agent_set_remote_credentials(a, "abcd", "0123456789012345678901",
+					 n.now);
+	memset(&rc, 0, sizeof(rc));
+	rc.type = ICE_CAND_HOST;
+	rc.component = 1;
+	rc.priority = 2130706431;
+	strcpy(rc.foundation, "1");
+	rc.addr = fakenet_addr("10.0.0.2:6000");
+	assert_int_equal(ice_agent_add_remote_candidate(a, &rc, n.now), 0);
+	fakenet_start(&n);
+	fakenet_run_until(&n, n.now + 60000);
+	assert_int_equal(n.nodes[0].n_failed, 0);
+	assert_int_equal(ice_agent_state(a), ICE_STATE_CHECKING);
+	/* The peer's end-of-candidates: now every pair has failed. */
+	ice_agent_remote_gathering_done(a, n.now);
+	fakenet_run_until(&n, n.now + 10);
+	assert_int_equal(n.nodes[0].n_failed, 1);
+	assert_int_equal(ice_agent_state(a), ICE_STATE_FAILED);
+	fakenet_free(&n);
+}
+
 static void test_prflx_learned(void **state)
 {
 	struct fakenet n;
@@ -867,6 +942,8 @@ int main(void)
 		cmocka_unit_test(test_relay_then_direct),
 		cmocka_unit_test(test_relay_recheck_after_failure),
 		cmocka_unit_test(test_consent_loss_falls_back),
+		cmocka_unit_test(test_foundation_freezing),
+		cmocka_unit_test(test_no_failure_before_end_of_candidates),
 		cmocka_unit_test(test_prflx_learned),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_description_lines),

@@ -135,6 +135,7 @@ static void test_parse_foreign_lines(void **state)
 		{ "a=candidate:1 1 udp 2130706431 10.0.1.1 65536 typ host", -EINVAL },
 		{ "a=candidate:1 1 udp 4294967296 10.0.1.1 1 typ host", -EINVAL },
 		{ "a=candidate:1 0 udp 1 10.0.1.1 1 typ host", -EINVAL },
+		{ "a=candidate:1 256 udp 1 10.0.1.1 1 typ host", -EINVAL },
 		{ "a=candidate:1 1 udp 1 10.0.1.1 1 typ host raddr", -EINVAL },
 		{ "a=candidate:f_o 1 udp 1 10.0.1.1 1 typ host", -EINVAL },
 		{ "a=candidate:123456789012345678901234567890123 1 udp 1 10.0.1.1 1 typ host", -EINVAL },
