@@ -20,6 +20,8 @@
 #  2. wireguard-go initiates (it knows the probe's endpoint, the probe does
 #     not know its own peer's): ping from pb, answered by the probe.
 #  3. the probe initiates over IPv6 outside.
+#  4. the probe is under load (§5.3): wireguard-go's initiation gets a
+#     cookie reply, its retransmission carries MAC2 and is answered.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -120,6 +122,17 @@ probe "$LAB_DIR/p3.log" --endpoint "[fd98::2]:51821" --pings 5
 probe_done "$LAB_DIR/p3.log" || fail "pings over IPv6 outside were not all answered"
 lab_exec pb wg show "$IFN" endpoints | grep -q 'fd98::1' ||
 	fail "wireguard-go did not learn the probe's IPv6 endpoint"
+
+# 4. under load: a cookie reply first, then the handshake with MAC2
+say "4: wg-probe under load: cookie reply, then MAC2 (wireguard-go initiates)"
+wggo_peer 10.98.0.1:51820
+probe "$LAB_DIR/p4.log" --pings 0 --serve 12 --under-load
+lab_exec pb ping -c 3 -i 0.2 -W 2 -w 12 192.168.78.1 >"$LAB_DIR/ping4.log" 2>&1 ||
+	fail "no ping through the probe under load: $(tail -2 "$LAB_DIR/ping4.log")"
+probe_done "$LAB_DIR/p4.log" || fail "probe under load failed"
+grep -qE 'cookies [1-9]' "$LAB_DIR/p4.log" || fail "the probe sent no cookie reply"
+grep -qE '^sessions [1-9]' "$LAB_DIR/p4.log" ||
+	fail "wireguard-go's MAC2 was not accepted"
 
 if [ "$failures" -ne 0 ]; then
 	say "$failures failure(s); wireguard-go log:"

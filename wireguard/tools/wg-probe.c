@@ -9,12 +9,13 @@
  *
  *   wg-probe --key FILE --peer BASE64 [--endpoint IP:PORT] --port PORT
  *            --addr A.B.C.D --remote A.B.C.D [--pings N] [--serve SECONDS]
- *            [--keepalive SECONDS] [--interval MS]
+ *            [--keepalive SECONDS] [--interval MS] [--under-load]
  *
  * Pings go one at a time, the next INTERVAL ms after the last reply. Exits 0
  * when all N pings were answered (each within 5 s) and the serving time is
  * over; prints one line of figures on stdout ("sessions" counts the sessions
- * that became usable: more than one means a rekey happened).
+ * that became usable: more than one means a rekey happened). --under-load
+ * keeps the device under load (§5.3): handshakes get a cookie reply first.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +45,7 @@ struct probe {
 	uint64_t first_at; /* first send of this sequence number */
 	uint64_t next_at; /* no new ping before this */
 	unsigned interval_ms;
+	bool under_load; /* answer every handshake with a cookie first */
 	bool waiting;
 };
 
@@ -189,6 +191,9 @@ static void receive(struct probe *pr)
 	n = recvfrom(pr->fd, buf, sizeof(buf), MSG_DONTWAIT, &src.sa, &sl);
 	if (n <= 0)
 		return;
+	if (pr->under_load)
+		wg_device_report_backlog(pr->dev, WG_UNDER_LOAD_BACKLOG,
+					 clock_now_ms());
 	if (wg_device_recv(pr->dev, &src, buf, (size_t)n, clock_now_ms(),
 			   &rx) == 0 &&
 	    rx.len)
@@ -232,7 +237,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: wg-probe --key FILE --peer BASE64 [--endpoint "
 		"IP:PORT] --port PORT --addr IP --remote IP [--pings N] "
-		"[--serve SECONDS] [--keepalive SECONDS] [--interval MS]\n");
+		"[--serve SECONDS] [--keepalive SECONDS] [--interval MS] "
+		"[--under-load]\n");
 	exit(2);
 }
 
@@ -244,17 +250,12 @@ struct args {
 static void parse_args(int argc, char **argv, struct args *a, struct probe *pr)
 {
 	static const struct option opts[] = {
-		{ "key", 1, 0, 'k' },
-		{ "peer", 1, 0, 'p' },
-		{ "endpoint", 1, 0, 'e' },
-		{ "port", 1, 0, 'l' },
-		{ "addr", 1, 0, 'a' },
-		{ "remote", 1, 0, 'r' },
-		{ "pings", 1, 0, 'n' },
-		{ "serve", 1, 0, 's' },
-		{ "keepalive", 1, 0, 'K' },
-		{ "interval", 1, 0, 'i' },
-		{ 0, 0, 0, 0 },
+		{ "key", 1, 0, 'k' },	     { "peer", 1, 0, 'p' },
+		{ "endpoint", 1, 0, 'e' },   { "port", 1, 0, 'l' },
+		{ "addr", 1, 0, 'a' },	     { "remote", 1, 0, 'r' },
+		{ "pings", 1, 0, 'n' },	     { "serve", 1, 0, 's' },
+		{ "keepalive", 1, 0, 'K' },  { "interval", 1, 0, 'i' },
+		{ "under-load", 0, 0, 'L' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -280,6 +281,8 @@ static void parse_args(int argc, char **argv, struct args *a, struct probe *pr)
 			a->keepalive = (unsigned)atoi(optarg);
 		else if (c == 'i')
 			pr->interval_ms = (unsigned)atoi(optarg);
+		else if (c == 'L')
+			pr->under_load = true;
 		else
 			usage();
 	}
@@ -366,9 +369,10 @@ int main(int argc, char **argv)
 	setup(&pr, &a);
 	run(&pr, clock_now_ms() + a.serve_s * 1000ULL);
 	wg_peer_get_info(pr.peer, &info);
-	printf("sessions %u replies %u/%u answered %u rx %llu tx %llu "
-	       "last_handshake %llu\n",
+	printf("sessions %u replies %u/%u answered %u cookies %llu rx %llu "
+	       "tx %llu last_handshake %llu\n",
 	       pr.sessions, pr.replies, pr.pings, pr.answered,
+	       (unsigned long long)wg_device_stats(pr.dev)->rx_cookie_sent,
 	       (unsigned long long)info.rx_bytes,
 	       (unsigned long long)info.tx_bytes,
 	       (unsigned long long)info.last_handshake_unix_s);
