@@ -20,6 +20,15 @@
         filtering=none|endpoint-independent|address-dependent|address+port-dependent
       RFC 4787 words; exit 0 when both map requests were answered.
 
+  udpprobe.py punch --reflector IP:PORT --out FILE --in FILE [--timeout S]
+      Naive UDP hole punching, as ICE does it without port prediction:
+      learn our mapped address from the reflector, write it to --out, wait
+      for the peer's in --in, then send to it every 20 ms, and also to every
+      address a datagram from the peer came from (what ICE learns as a
+      peer-reflexive candidate). Prints "ok from=IP:PORT ms=N" (time spent
+      punching) once the peer's datagram and our acknowledged one both got
+      through, or "fail"; exit 0 / 1.
+
   udpprobe.py send IP:PORT TEXT
       Send one datagram and exit 0 when sendto succeeded (the internet's
       black hole must swallow, not refuse).
@@ -153,6 +162,73 @@ def natcheck(args):
     return 0
 
 
+def wait_file(path, deadline):
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text:
+                return text
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return None
+
+
+def punch(args):
+    opts = dict(zip(args[::2], args[1::2]))
+    refl = parse(opts["--reflector"])
+    timeout = float(opts.get("--timeout", "3"))
+    deadline = time.monotonic() + timeout
+    sock = socket.socket(fam(refl[0]), socket.SOCK_DGRAM)
+    sock.bind(("::" if fam(refl[0]) == socket.AF_INET6 else "0.0.0.0", 0))
+    mine = ask(sock, refl, "map", "map ", 2.0)
+    if not mine:
+        print("fail: no mapped address")
+        return 1
+    tmp = opts["--out"] + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(mine.split()[1])
+    import os
+    os.rename(tmp, opts["--out"])
+    peer = wait_file(opts["--in"], deadline)
+    if not peer:
+        print("fail: no peer address")
+        return 1
+    targets = {parse(peer)}
+    heard_from = None   # the peer's datagram reached us
+    acked = False       # the peer says ours reached it
+    start = time.monotonic()
+    rtt = None
+    # After success keep answering a little, so the peer succeeds too.
+    linger_until = None
+    while time.monotonic() < deadline:
+        if linger_until and time.monotonic() > linger_until:
+            break
+        for t in list(targets):
+            msg = "punch ack" if heard_from else "punch"
+            sock.sendto(msg.encode(), t)
+        ready, _, _ = select.select([sock], [], [], 0.02)
+        while ready:
+            data, src = sock.recvfrom(2048)
+            if data.startswith(b"punch"):
+                key = (src[0], src[1])
+                targets.add(key)
+                if not heard_from:
+                    heard_from = key
+                if data == b"punch ack":
+                    acked = True
+            ready, _, _ = select.select([sock], [], [], 0)
+        if heard_from and acked and not linger_until:
+            rtt = int((time.monotonic() - start) * 1000)
+            linger_until = time.monotonic() + 0.3
+    if heard_from and acked:
+        print(f"ok from={fmt(heard_from)} ms={rtt}")
+        return 0
+    print("fail")
+    return 1
+
+
 def send(ep, text):
     host, port = parse(ep)
     s = socket.socket(fam(host), socket.SOCK_DGRAM)
@@ -173,6 +249,8 @@ def main():
         reflect(rest)
     elif cmd == "natcheck":
         return natcheck(rest)
+    elif cmd == "punch":
+        return punch(rest)
     elif cmd == "send" and len(rest) == 2:
         return send(rest[0], rest[1])
     print(__doc__, file=sys.stderr)
