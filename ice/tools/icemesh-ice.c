@@ -91,6 +91,7 @@ struct tool {
 	uint32_t timeout_s;
 	uint32_t hold_s;
 	uint64_t started_ms;
+	uint64_t first_data_ms;
 	int exit_code;
 };
 
@@ -302,6 +303,11 @@ static void on_data(const uint8_t *buf, size_t len)
 	      (uint32_t)buf[4] << 8 | buf[5];
 	if (seq < 1 || seq > T.count)
 		return;
+	if (!T.first_data_ms) {
+		T.first_data_ms = now_ms();
+		fprintf(stderr, "icemesh-ice: first datagram after %llu ms\n",
+			(unsigned long long)(T.first_data_ms - T.started_ms));
+	}
 	if (buf[1] == 'd') {
 		if (!T.seen[seq]) {
 			T.seen[seq] = 1;
@@ -464,12 +470,29 @@ static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 	arm_agent_timer();
 }
 
+/*
+ * Install a TURN permission for each remote candidate's IP as soon as it is
+ * known (RFC 8445 §5.1.1.2 allows it), so the peer's first check to our
+ * relayed address is not dropped by the server for want of one.
+ */
+static void permit_remote(const char *line)
+{
+	struct ice_sdp_line l;
+
+	if (!T.have_relay || ice_sdp_parse_line(line, &l) != 0 ||
+	    l.kind != ICE_SDP_CANDIDATE ||
+	    l.cand.addr.sa.sa_family != T.relayed.sa.sa_family)
+		return;
+	turn_client_permit(T.turn, &l.cand.addr, now_ms());
+}
+
 static void feed_line(char *line)
 {
 	int err;
 
 	if (!line[0])
 		return;
+	permit_remote(line);
 	err = ice_agent_remote_line(T.agent, line, now_ms());
 	if (err)
 		fprintf(stderr, "icemesh-ice: ignored peer line (%s): %s\n",
@@ -781,6 +804,23 @@ static void on_overall(uv_timer_t *t)
 	finish(1);
 }
 
+static void print_stats(void)
+{
+	struct ice_stats st;
+
+	ice_agent_get_stats(T.agent, &st);
+	fprintf(stderr,
+		"icemesh-ice: agent memory=%u bytes pairs=%u checks=%llu "
+		"retransmits=%llu triggered=%llu role_conflicts=%llu "
+		"unauthenticated=%llu dropped=%llu\n",
+		st.memory, st.pairs, (unsigned long long)st.checks_sent,
+		(unsigned long long)st.retransmits,
+		(unsigned long long)st.triggered,
+		(unsigned long long)st.role_conflicts,
+		(unsigned long long)st.unauthenticated,
+		(unsigned long long)st.dropped);
+}
+
 static void close_all(void)
 {
 	if (T.turn) {
@@ -869,6 +909,7 @@ int main(int argc, char **argv)
 	}
 	T.exit_code = 1;
 	uv_run(T.loop, UV_RUN_DEFAULT);
+	print_stats();
 	close_all();
 	ice_agent_destroy(T.agent);
 	free(T.acked);
