@@ -36,13 +36,13 @@ enum { MSG_MAX = 1024 };
 struct tx {
 	uint8_t tid[STUN_TID_LEN];
 	bool active;
-	uint8_t sent;	   /* transmissions so far */
+	uint8_t sent; /* transmissions so far */
 	uint8_t max_tx;
-	uint32_t rto;	   /* current interval */
+	uint32_t rto; /* current interval */
 	uint32_t rto_cap;
 	uint32_t last_wait; /* wait after the last transmission */
-	uint64_t first;	   /* first transmission */
-	uint64_t next;	   /* next retransmission or timeout */
+	uint64_t first; /* first transmission */
+	uint64_t next; /* next retransmission or timeout */
 };
 
 struct base {
@@ -78,17 +78,17 @@ struct pair {
 	enum pair_state state;
 	uint64_t prio;
 	struct tx tx;
-	bool use_cand;	     /* our in-flight check carries USE-CANDIDATE */
-	bool nominated;	     /* nomination completed for this pair */
+	bool use_cand; /* our in-flight check carries USE-CANDIDATE */
+	bool nominated; /* nomination completed for this pair */
 	bool peer_nominated; /* peer sent USE-CANDIDATE (we are controlled) */
 	bool valid;
-	bool consent;	     /* tx is a consent check */
+	bool consent; /* tx is a consent check */
 	enum ice_role sent_role; /* role our last check was sent in */
-	uint64_t trig_seq;   /* >0: in the triggered-check queue */
-	int mapped_local;    /* local candidate the peer saw, -1 until known */
+	uint64_t trig_seq; /* >0: in the triggered-check queue */
+	int mapped_local; /* local candidate the peer saw, -1 until known */
 	uint32_t rtt;
-	uint64_t last_ok;    /* last authenticated success response */
-	const char *why;     /* last failure reason */
+	uint64_t last_ok; /* last authenticated success response */
+	const char *why; /* last failure reason */
 };
 
 struct ice_agent {
@@ -119,7 +119,7 @@ struct ice_agent {
 	uint64_t next_check; /* Ta pacing */
 	uint64_t trig_counter;
 	uint64_t nominate_at; /* controlling: when to nominate; 0 none */
-	int selected;	      /* pair index, -1 none */
+	int selected; /* pair index, -1 none */
 	uint64_t next_consent;
 	uint64_t next_recheck; /* while relayed: retry failed direct pairs */
 	struct ice_pair_info kept; /* selected pair kept across restart */
@@ -211,7 +211,8 @@ static int find_local(const struct ice_agent *a, const union sockaddr_any *addr)
 	return -1;
 }
 
-static int find_remote(const struct ice_agent *a, const union sockaddr_any *addr)
+static int find_remote(const struct ice_agent *a,
+		       const union sockaddr_any *addr)
 {
 	for (size_t i = 0; i < a->n_remotes; i++) {
 		if (addr_equal(&a->remotes[i].c.addr, addr))
@@ -281,10 +282,10 @@ static void send_server_binding(struct ice_agent *a, const struct srflx *s)
 	uint8_t buf[MSG_MAX];
 	int n;
 
-	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(STUN_METHOD_BINDING,
-					STUN_CLASS_REQUEST),
-			  s->tx.tid);
+	stun_builder_init(
+		&b, buf, sizeof(buf),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST),
+		s->tx.tid);
 	stun_builder_add_fingerprint(&b);
 	n = stun_builder_finish(&b);
 	if (n > 0)
@@ -304,13 +305,13 @@ static void send_check(struct ice_agent *a, struct pair *p)
 
 	/* PRIORITY: as if the check found a prflx candidate (§7.2.2). */
 	prio = ice_priority(l->c.type == ICE_CAND_RELAY ? ICE_CAND_RELAY
-							 : ICE_CAND_PRFLX,
+							: ICE_CAND_PRFLX,
 			    a->bases[l->base].local_pref, ICE_COMPONENT);
 	snprintf(user, sizeof(user), "%s:%s", a->rufrag, a->ufrag);
-	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(STUN_METHOD_BINDING,
-					STUN_CLASS_REQUEST),
-			  p->tx.tid);
+	stun_builder_init(
+		&b, buf, sizeof(buf),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST),
+		p->tx.tid);
 	stun_builder_add_string(&b, STUN_ATTR_USERNAME, user);
 	stun_builder_add_u32(&b, STUN_ATTR_PRIORITY, prio);
 	p->sent_role = a->role;
@@ -340,11 +341,11 @@ static void send_response(struct ice_agent *a, int base,
 	uint8_t buf[MSG_MAX];
 	int n;
 
-	stun_builder_init(&b, buf, sizeof(buf),
-			  stun_msg_type(STUN_METHOD_BINDING,
-					error ? STUN_CLASS_ERROR
-					      : STUN_CLASS_SUCCESS),
-			  tid);
+	stun_builder_init(
+		&b, buf, sizeof(buf),
+		stun_msg_type(STUN_METHOD_BINDING,
+			      error ? STUN_CLASS_ERROR : STUN_CLASS_SUCCESS),
+		tid);
 	if (error)
 		stun_builder_add_error(&b, error, "Role Conflict");
 	else
@@ -370,8 +371,8 @@ static uint32_t check_rto(const struct ice_agent *a)
 	for (int i = 0; i < ICE_MAX_PAIRS; i++) {
 		const struct pair *p = &a->pairs[i];
 
-		n += p->used && (p->state == PAIR_WAITING ||
-				 p->state == PAIR_IN_PROGRESS);
+		n += p->used &&
+		     (p->state == PAIR_WAITING || p->state == PAIR_IN_PROGRESS);
 	}
 	rto = a->cfg.ta_ms * n;
 	return rto > a->cfg.check_rto_ms ? rto : a->cfg.check_rto_ms;
@@ -563,8 +564,9 @@ static void select_pair(struct ice_agent *a, int i, uint64_t now)
 	 * ever moves up (off a relay), and a late retransmission of an old
 	 * nomination must not move us back.
 	 */
-	if (a->selected == i || (a->selected >= 0 &&
-				 a->pairs[i].prio <= a->pairs[a->selected].prio))
+	if (a->selected == i ||
+	    (a->selected >= 0 &&
+	     a->pairs[i].prio <= a->pairs[a->selected].prio))
 		return;
 	a->selected = i;
 	a->have_kept = false;
@@ -573,9 +575,8 @@ static void select_pair(struct ice_agent *a, int i, uint64_t now)
 	a->state = ICE_STATE_CONNECTED;
 	a->nominate_at = 0;
 	a->next_consent = now + a->cfg.consent_interval_ms;
-	a->next_recheck = is_relay_pair(a, &a->pairs[i])
-				  ? now + a->cfg.recheck_ms
-				  : 0;
+	a->next_recheck =
+		is_relay_pair(a, &a->pairs[i]) ? now + a->cfg.recheck_ms : 0;
 	pair_info(a, &a->pairs[i], &info);
 	ev.pair = &info;
 	ev.changed = changed;
@@ -730,8 +731,7 @@ int ice_agent_add_relay(struct ice_agent *a, const union sockaddr_any *relayed,
 	if (mapped && !addr_len(mapped))
 		mapped = NULL;
 	/* Relayed local preference: the family's, like a host (§5.1.2.1). */
-	return add_base(a, relayed,
-			ice_local_pref(0, 0, relayed->sa.sa_family),
+	return add_base(a, relayed, ice_local_pref(0, 0, relayed->sa.sa_family),
 			ICE_CAND_RELAY, server, mapped);
 }
 
@@ -795,8 +795,7 @@ static void srflx_response(struct ice_agent *a, struct srflx *x,
 	memset(&c, 0, sizeof(c));
 	c.type = ICE_CAND_SRFLX;
 	c.component = ICE_COMPONENT;
-	c.priority = ice_priority(ICE_CAND_SRFLX, b->local_pref,
-				  ICE_COMPONENT);
+	c.priority = ice_priority(ICE_CAND_SRFLX, b->local_pref, ICE_COMPONENT);
 	c.addr = mapped;
 	c.related = b->addr;
 	c.has_related = true;
@@ -935,7 +934,8 @@ static int role_conflict(struct ice_agent *a, const struct stun_msg *m)
 		}
 		switch_role(a);
 	} else if (a->role == ICE_ROLE_CONTROLLED &&
-		   stun_msg_get_u64(m, STUN_ATTR_ICE_CONTROLLED, &theirs) == 0) {
+		   stun_msg_get_u64(m, STUN_ATTR_ICE_CONTROLLED, &theirs) ==
+			   0) {
 		if (a->tie >= theirs) {
 			switch_role(a);
 		} else {
@@ -1042,7 +1042,8 @@ static void unfreeze_foundation(struct ice_agent *a, const struct pair *p)
 	for (int i = 0; i < ICE_MAX_PAIRS; i++) {
 		struct pair *q = &a->pairs[i];
 
-		if (q->used && q->state == PAIR_FROZEN && same_foundation(a, p, q))
+		if (q->used && q->state == PAIR_FROZEN &&
+		    same_foundation(a, p, q))
 			q->state = PAIR_WAITING;
 	}
 }
@@ -1064,8 +1065,8 @@ static int mapped_local(struct ice_agent *a, const struct pair *p,
 	memset(&c, 0, sizeof(c));
 	c.type = ICE_CAND_PRFLX;
 	c.component = ICE_COMPONENT;
-	c.priority = ice_priority(ICE_CAND_PRFLX,
-				  a->bases[l->base].local_pref, ICE_COMPONENT);
+	c.priority = ice_priority(ICE_CAND_PRFLX, a->bases[l->base].local_pref,
+				  ICE_COMPONENT);
 	c.addr = mapped;
 	c.related = l->c.addr;
 	c.has_related = true;
@@ -1271,8 +1272,8 @@ static void recheck_tick(struct ice_agent *a, uint64_t now)
 	for (int i = 0; i < ICE_MAX_PAIRS; i++) {
 		struct pair *p = &a->pairs[i];
 
-		if (p->used && p->state == PAIR_FAILED && !is_relay_pair(a, p) &&
-		    p->prio > sel->prio) {
+		if (p->used && p->state == PAIR_FAILED &&
+		    !is_relay_pair(a, p) && p->prio > sel->prio) {
 			p->state = PAIR_WAITING;
 			p->why = NULL;
 		}
@@ -1443,7 +1444,8 @@ int ice_agent_create(const struct ice_agent_config *cfg,
 {
 	struct ice_agent *a;
 
-	if (!cfg || !cb || !cb->send || cfg->n_stun_servers > ICE_MAX_STUN_SERVERS ||
+	if (!cfg || !cb || !cb->send ||
+	    cfg->n_stun_servers > ICE_MAX_STUN_SERVERS ||
 	    (cfg->ta_ms && cfg->ta_ms < ICE_TA_MIN_MS))
 		return -EINVAL;
 	if (sodium_init() < 0)

@@ -36,24 +36,24 @@
 #include "ice/ice_candidate.h"
 
 enum {
-	ICE_MAX_BASES = 8,	   /* host + relayed local addresses */
-	ICE_MAX_LOCAL = 24,	   /* local candidates of every type */
-	ICE_MAX_REMOTE = 32,	   /* remote candidates (incl. prflx) */
-	ICE_MAX_PAIRS = 64,	   /* checklist length (RFC 8445 §6.1.2.5) */
+	ICE_MAX_BASES = 8, /* host + relayed local addresses */
+	ICE_MAX_LOCAL = 24, /* local candidates of every type */
+	ICE_MAX_REMOTE = 32, /* remote candidates (incl. prflx) */
+	ICE_MAX_PAIRS = 64, /* checklist length (RFC 8445 §6.1.2.5) */
 	ICE_MAX_STUN_SERVERS = 4,
-	ICE_TA_MIN_MS = 5,	   /* RFC 8445 §14.2: Ta >= 5 ms */
-	ICE_DEFAULT_TA_MS = 20,	   /* see docs/ice.md: one stream, few pairs */
-	ICE_CHECK_RTO_MS = 500,	   /* RFC 8445 §14.3 minimum */
+	ICE_TA_MIN_MS = 5, /* RFC 8445 §14.2: Ta >= 5 ms */
+	ICE_DEFAULT_TA_MS = 20, /* see docs/ice.md: one stream, few pairs */
+	ICE_CHECK_RTO_MS = 500, /* RFC 8445 §14.3 minimum */
 	ICE_CHECK_RTO_CAP_MS = 1600,
 	ICE_CHECK_MAX_TX = 7,
-	ICE_STUN_RTO_MS = 500,	   /* RFC 8489 §6.2.1 */
-	ICE_STUN_RC = 7,	   /* RFC 8489 §6.2.1 */
-	ICE_STUN_RM = 16,	   /* RFC 8489 §6.2.1 */
+	ICE_STUN_RTO_MS = 500, /* RFC 8489 §6.2.1 */
+	ICE_STUN_RC = 7, /* RFC 8489 §6.2.1 */
+	ICE_STUN_RM = 16, /* RFC 8489 §6.2.1 */
 	ICE_CONSENT_INTERVAL_MS = 5000, /* RFC 7675 §5.1 */
 	ICE_CONSENT_TIMEOUT_MS = 30000, /* RFC 7675 §5.1 */
 	ICE_NOMINATE_DELAY_MS = 40,
-	ICE_RECHECK_MS = 5000,	   /* failed direct pairs, while on a relay */
-	ICE_UFRAG_LEN = 8,	   /* what we generate */
+	ICE_RECHECK_MS = 5000, /* failed direct pairs, while on a relay */
+	ICE_UFRAG_LEN = 8, /* what we generate */
 	ICE_PWD_LEN = 24,
 };
 
@@ -63,10 +63,10 @@ enum ice_role {
 };
 
 enum ice_state {
-	ICE_STATE_NEW,	     /* created, not started */
-	ICE_STATE_CHECKING,  /* gathering and/or checking, nothing selected */
+	ICE_STATE_NEW, /* created, not started */
+	ICE_STATE_CHECKING, /* gathering and/or checking, nothing selected */
 	ICE_STATE_CONNECTED, /* a pair is selected */
-	ICE_STATE_FAILED,    /* every pair failed after end-of-candidates */
+	ICE_STATE_FAILED, /* every pair failed after end-of-candidates */
 };
 
 /* A candidate pair as the agent reports it. */
@@ -78,23 +78,23 @@ struct ice_pair_info {
 	struct ice_candidate local;
 	union sockaddr_any base; /* where to send from (cb->send's base) */
 	struct ice_candidate remote;
-	uint32_t rtt_ms;	 /* of the check that made it valid */
-	uint64_t priority;	 /* RFC 8445 §6.1.2.3 */
+	uint32_t rtt_ms; /* of the check that made it valid */
+	uint64_t priority; /* RFC 8445 §6.1.2.3 */
 };
 
 enum ice_event_type {
-	ICE_EVENT_CANDIDATE,	  /* .cand: a local candidate to signal */
+	ICE_EVENT_CANDIDATE, /* .cand: a local candidate to signal */
 	ICE_EVENT_GATHERING_DONE, /* signal end-of-candidates */
-	ICE_EVENT_SELECTED,	  /* .pair: selected (or, .changed, replaced) */
-	ICE_EVENT_CONSENT_LOST,	  /* .pair: consent expired (RFC 7675) */
-	ICE_EVENT_FAILED,	  /* .reason: no pair can work */
+	ICE_EVENT_SELECTED, /* .pair: selected (or, .changed, replaced) */
+	ICE_EVENT_CONSENT_LOST, /* .pair: consent expired (RFC 7675) */
+	ICE_EVENT_FAILED, /* .reason: no pair can work */
 };
 
 struct ice_event {
 	enum ice_event_type type;
 	const struct ice_candidate *cand;
 	const struct ice_pair_info *pair;
-	bool changed;	    /* SELECTED replaced an earlier selected pair */
+	bool changed; /* SELECTED replaced an earlier selected pair */
 	const char *reason; /* FAILED, CONSENT_LOST */
 };
 
@@ -118,33 +118,33 @@ struct ice_agent_config {
 	union sockaddr_any stun_servers[ICE_MAX_STUN_SERVERS];
 	size_t n_stun_servers;
 	/* Timers; 0 for the defaults above. */
-	uint32_t ta_ms;		     /* pacing of new checks */
-	uint32_t check_rto_ms;	     /* first check retransmission */
-	uint32_t check_max_tx;	     /* transmissions before a pair fails */
-	uint32_t stun_rto_ms;	     /* server Binding (srflx) */
-	uint32_t stun_max_tx;	     /* Rc */
-	uint32_t nominate_delay_ms;  /* wait for better pairs, then nominate */
+	uint32_t ta_ms; /* pacing of new checks */
+	uint32_t check_rto_ms; /* first check retransmission */
+	uint32_t check_max_tx; /* transmissions before a pair fails */
+	uint32_t stun_rto_ms; /* server Binding (srflx) */
+	uint32_t stun_max_tx; /* Rc */
+	uint32_t nominate_delay_ms; /* wait for better pairs, then nominate */
 	uint32_t consent_interval_ms;
 	uint32_t consent_timeout_ms;
-	uint32_t recheck_ms;	     /* retry failed direct pairs on a relay */
+	uint32_t recheck_ms; /* retry failed direct pairs on a relay */
 	/* Randomise consent intervals (RFC 7675 §5.1); off for exact tests. */
 	bool consent_jitter;
 };
 
 struct ice_stats {
-	uint64_t checks_sent;	    /* first transmissions */
+	uint64_t checks_sent; /* first transmissions */
 	uint64_t retransmits;
-	uint64_t triggered;	    /* triggered checks queued */
+	uint64_t triggered; /* triggered checks queued */
 	uint64_t responses_sent;
-	uint64_t role_conflicts;    /* 487 sent or received, or role switched */
-	uint64_t dropped;	    /* not STUN, malformed */
-	uint64_t unauthenticated;   /* bad/missing USERNAME or integrity */
-	uint64_t unmatched;	    /* responses to no transaction of ours */
+	uint64_t role_conflicts; /* 487 sent or received, or role switched */
+	uint64_t dropped; /* not STUN, malformed */
+	uint64_t unauthenticated; /* bad/missing USERNAME or integrity */
+	uint64_t unmatched; /* responses to no transaction of ours */
 	uint64_t consent_sent;
-	uint32_t pairs;		    /* now in the checklist */
-	uint32_t local;		    /* local candidates */
-	uint32_t remote;	    /* remote candidates */
-	uint32_t memory;	    /* bytes the agent holds (fixed) */
+	uint32_t pairs; /* now in the checklist */
+	uint32_t local; /* local candidates */
+	uint32_t remote; /* remote candidates */
+	uint32_t memory; /* bytes the agent holds (fixed) */
 };
 
 struct ice_agent;
@@ -198,8 +198,7 @@ int ice_agent_set_remote_credentials(struct ice_agent *a, const char *ufrag,
  * -ENOSPC when ICE_MAX_REMOTE are known, -EINVAL for another component.
  */
 int ice_agent_add_remote_candidate(struct ice_agent *a,
-				   const struct ice_candidate *c,
-				   uint64_t now);
+				   const struct ice_candidate *c, uint64_t now);
 /* The peer signalled end-of-candidates (RFC 8838 §8.2). */
 void ice_agent_remote_gathering_done(struct ice_agent *a, uint64_t now);
 /*
@@ -207,8 +206,7 @@ void ice_agent_remote_gathering_done(struct ice_agent *a, uint64_t now);
  * a=candidate:, a=end-of-candidates; other lines ignored). Returns 0 or
  * the error of the parser / of the call the line maps to.
  */
-int ice_agent_remote_line(struct ice_agent *a, const char *line,
-			  uint64_t now);
+int ice_agent_remote_line(struct ice_agent *a, const char *line, uint64_t now);
 
 /*
  * A datagram that arrived on local base (one of the added addresses) from

@@ -114,11 +114,12 @@ int ice_candidate_format(const struct ice_candidate *c, char *buf, size_t len)
 	addr_ip_to_str(&c->addr, ip, sizeof(ip));
 	if (c->has_related && addr_len(&c->related)) {
 		addr_ip_to_str(&c->related, rip, sizeof(rip));
-		n = snprintf(buf, len,
-			     "a=candidate:%s %u udp %u %s %u typ %s raddr %s rport %u",
-			     c->foundation, c->component, c->priority, ip,
-			     addr_port(&c->addr), ice_cand_type_name(c->type),
-			     rip, addr_port(&c->related));
+		n = snprintf(
+			buf, len,
+			"a=candidate:%s %u udp %u %s %u typ %s raddr %s rport %u",
+			c->foundation, c->component, c->priority, ip,
+			addr_port(&c->addr), ice_cand_type_name(c->type), rip,
+			addr_port(&c->related));
 	} else {
 		n = snprintf(buf, len, "a=candidate:%s %u udp %u %s %u typ %s",
 			     c->foundation, c->component, c->priority, ip,

@@ -117,7 +117,7 @@ enum ice_sdp_kind {
 struct ice_sdp_line {
 	enum ice_sdp_kind kind;
 	char value[ICE_CRED_MAX + 1]; /* ufrag or pwd */
-	struct ice_candidate cand;    /* candidate */
+	struct ice_candidate cand; /* candidate */
 };
 
 /*

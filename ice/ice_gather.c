@@ -15,8 +15,8 @@ static const char *const overlay_prefixes[] = {
 
 /* Container and VM bridges: local-only networks. */
 static const char *const bridge_prefixes[] = {
-	"docker", "br-", "virbr", "veth", "cni", "podman", "lxcbr", "lxdbr",
-	"flannel", "cali", "vxlan",
+	"docker", "br-",   "virbr",   "veth", "cni",   "podman",
+	"lxcbr",  "lxdbr", "flannel", "cali", "vxlan",
 };
 
 static bool has_prefix(const char *s, const char *p)
@@ -79,8 +79,8 @@ bool ice_gather_allowed(const struct ice_gather_filter *f, const char *ifname,
 }
 
 /* Rank of ifname among interfaces seen so far (appends it if new). */
-static unsigned iface_rank(char (*names)[ICE_IFNAME_MAX], size_t *n,
-			   size_t max, const char *ifname)
+static unsigned iface_rank(char (*names)[ICE_IFNAME_MAX], size_t *n, size_t max,
+			   const char *ifname)
 {
 	for (size_t i = 0; i < *n; i++) {
 		if (strcmp(names[i], ifname) == 0)
@@ -129,9 +129,8 @@ int ice_gather_host(const struct ice_gather_filter *f,
 		addr_set_port(&a, 0);
 		snprintf(out[cnt].ifname, ICE_IFNAME_MAX, "%s", i->ifa_name);
 		out[cnt].addr = a;
-		out[cnt].iface_rank = iface_rank(names, &n_names,
-						 ICE_GATHER_MAX_ADDRS,
-						 i->ifa_name);
+		out[cnt].iface_rank = iface_rank(
+			names, &n_names, ICE_GATHER_MAX_ADDRS, i->ifa_name);
 		out[cnt].addr_rank = addr_rank(out, cnt, out[cnt].iface_rank);
 		cnt++;
 	}

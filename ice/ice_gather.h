@@ -21,7 +21,7 @@
 enum {
 	ICE_GATHER_MAX_DENY = 16,
 	ICE_GATHER_MAX_ADDRS = 16, /* host addresses kept at most */
-	ICE_IFNAME_MAX = 16,	   /* IFNAMSIZ */
+	ICE_IFNAME_MAX = 16, /* IFNAMSIZ */
 };
 
 struct ice_gather_filter {
@@ -43,8 +43,8 @@ struct ice_gather_filter {
 struct ice_host_addr {
 	char ifname[ICE_IFNAME_MAX];
 	union sockaddr_any addr; /* port 0 */
-	unsigned iface_rank;	 /* order of first appearance of ifname */
-	unsigned addr_rank;	 /* order of this address on its interface */
+	unsigned iface_rank; /* order of first appearance of ifname */
+	unsigned addr_rank; /* order of this address on its interface */
 };
 
 /*

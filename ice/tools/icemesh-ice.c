@@ -45,9 +45,9 @@ enum {
 	MAX_SOCKS = ICE_GATHER_MAX_ADDRS,
 	MAX_COUNT = 100000,
 	DATA_LEN = 64,
-	DATA_INTERVAL_MS = 5,	   /* pacing of the data datagrams */
-	DATA_RESEND_MS = 200,	   /* resend unacknowledged ones */
-	LINGER_MS = 500,	   /* keep answering the peer after we are done */
+	DATA_INTERVAL_MS = 5, /* pacing of the data datagrams */
+	DATA_RESEND_MS = 200, /* resend unacknowledged ones */
+	LINGER_MS = 500, /* keep answering the peer after we are done */
 	STDIN_LINE_MAX = ICE_LINE_MAX,
 };
 
@@ -84,10 +84,10 @@ struct tool {
 	bool selected;
 	uint32_t count;
 	uint32_t next_seq; /* next seq to send for the first time (1-based) */
-	uint8_t *acked;	   /* per seq: the peer acknowledged ours */
-	uint8_t *seen;	   /* per seq: the peer's datagram arrived */
+	uint8_t *acked; /* per seq: the peer acknowledged ours */
+	uint8_t *seen; /* per seq: the peer's datagram arrived */
 	uint32_t n_acked, n_seen;
-	uint64_t done_at;  /* when both were complete; 0 not yet */
+	uint64_t done_at; /* when both were complete; 0 not yet */
 	uint32_t timeout_s;
 	uint32_t hold_s;
 	uint64_t started_ms;

@@ -49,9 +49,9 @@ static void on_send(void *arg, const union sockaddr_any *base,
 	}
 }
 
-static size_t build(uint8_t *out, size_t cap, uint16_t type,
-		    const uint8_t *tid, const uint8_t *p, size_t n,
-		    const char *user, const char *key)
+static size_t build(uint8_t *out, size_t cap, uint16_t type, const uint8_t *tid,
+		    const uint8_t *p, size_t n, const char *user,
+		    const char *key)
 {
 	struct stun_builder b;
 	int len;
@@ -141,8 +141,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((mode == 2 || mode == 3) && c.have_tid) {
 			len = build(msg, sizeof(msg),
 				    stun_msg_type(STUN_METHOD_BINDING,
-						  cls == 3 ? STUN_CLASS_ERROR
-							   : STUN_CLASS_SUCCESS),
+						  cls == 3
+							  ? STUN_CLASS_ERROR
+							  : STUN_CLASS_SUCCESS),
 				    c.last_tid, data, size, NULL, RPWD);
 			if (len)
 				ice_agent_recv(a, &base, src, msg, len, now);

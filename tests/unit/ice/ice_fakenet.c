@@ -100,8 +100,7 @@ static bool is_lan_host(const struct fakenet *n, int lan,
 	return false;
 }
 
-static bool is_relay(const struct fakenet_node *d,
-		     const union sockaddr_any *a)
+static bool is_relay(const struct fakenet_node *d, const union sockaddr_any *a)
 {
 	for (size_t k = 0; k < d->n_relays; k++) {
 		if (addr_equal(&d->relays[k], a))
@@ -117,7 +116,8 @@ static struct fakenet_map *nat_map(struct fakenet *n, int i,
 	struct fakenet_map *m;
 
 	for (size_t k = 0; k < n->n_maps; k++) {
-		if (n->maps[k].node == i && addr_equal(&n->maps[k].inside, base))
+		if (n->maps[k].node == i &&
+		    addr_equal(&n->maps[k].inside, base))
 			return &n->maps[k];
 	}
 	assert(n->n_maps < FAKENET_MAX_MAPS);
@@ -267,10 +267,9 @@ int fakenet_add_agent(struct fakenet *n, int i,
 		union sockaddr_any a = fakenet_addr(hosts[k]);
 
 		me->hosts[me->n_hosts++] = a;
-		err = ice_agent_add_host(me->agent, &a,
-					 ice_local_pref(0, (unsigned)k,
-							a.sa.sa_family),
-					 n->now);
+		err = ice_agent_add_host(
+			me->agent, &a,
+			ice_local_pref(0, (unsigned)k, a.sa.sa_family), n->now);
 		if (err)
 			return err;
 	}
@@ -318,10 +317,9 @@ static void stun_server_answer(struct fakenet *n, const struct fakenet_pkt *p)
 		return;
 	if (n->stun_requests++ < n->stun_drop_first)
 		return;
-	stun_builder_init(&b, out, sizeof(out),
-			  stun_msg_type(STUN_METHOD_BINDING,
-					STUN_CLASS_SUCCESS),
-			  m.tid);
+	stun_builder_init(
+		&b, out, sizeof(out),
+		stun_msg_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS), m.tid);
 	stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &p->src);
 	stun_builder_add_fingerprint(&b);
 	len = stun_builder_finish(&b);
@@ -329,12 +327,11 @@ static void stun_server_answer(struct fakenet *n, const struct fakenet_pkt *p)
 	enqueue(n, -1, -1, &n->stun_server, &p->src, out, (size_t)len);
 }
 
-static void deliver_to(struct fakenet *n, int j,
-		       const union sockaddr_any *base,
+static void deliver_to(struct fakenet *n, int j, const union sockaddr_any *base,
 		       const struct fakenet_pkt *p)
 {
-	int r = ice_agent_recv(n->nodes[j].agent, base, &p->src, p->buf,
-			       p->len, n->now);
+	int r = ice_agent_recv(n->nodes[j].agent, base, &p->src, p->buf, p->len,
+			       n->now);
 
 	if (r == -ENOMSG)
 		n->nodes[j].data_received++;

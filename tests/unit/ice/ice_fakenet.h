@@ -41,16 +41,16 @@ struct fakenet_sent {
 	union sockaddr_any base, dst;
 	uint16_t stun_type; /* 0 if not STUN */
 	bool use_candidate;
-	bool retransmit;    /* same transaction id seen before */
+	bool retransmit; /* same transaction id seen before */
 	uint8_t tid[12];
 };
 
 struct fakenet_node {
 	struct ice_agent *agent;
-	int lan;	   /* hosts reach each other's host addresses on one LAN */
-	bool nat;	   /* port-restricted NAT in front of the node */
+	int lan; /* hosts reach each other's host addresses on one LAN */
+	bool nat; /* port-restricted NAT in front of the node */
 	union sockaddr_any nat_ip; /* public address of the NAT (port 0) */
-	union sockaddr_any hosts[8];  /* host bases */
+	union sockaddr_any hosts[8]; /* host bases */
 	size_t n_hosts;
 	union sockaddr_any relays[4]; /* relayed bases (reachable from all) */
 	size_t n_relays;
@@ -68,7 +68,7 @@ struct fakenet_node {
 
 struct fakenet {
 	uint64_t now;
-	uint32_t latency_ms;	  /* one way, every link */
+	uint32_t latency_ms; /* one way, every link */
 	uint32_t signal_delay_ms; /* signaling channel, one way */
 	struct fakenet_node nodes[FAKENET_MAX_NODES];
 	union sockaddr_any stun_server;

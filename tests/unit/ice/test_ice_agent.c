@@ -30,8 +30,7 @@ static struct ice_agent_config cfg_role(enum ice_role role, uint64_t tie)
 }
 
 /* Two agents, controlling node 0, each with the given host addresses. */
-static void setup2(struct fakenet *n, const char *h0, const char *h1,
-		   bool stun)
+static void setup2(struct fakenet *n, const char *h0, const char *h1, bool stun)
 {
 	struct ice_agent_config c0 = cfg_role(ICE_ROLE_CONTROLLING, 0);
 	struct ice_agent_config c1 = cfg_role(ICE_ROLE_CONTROLLED, 0);
@@ -103,7 +102,8 @@ static void test_lan_host_pair(void **state)
 	assert_true(n.nodes[1].selected_at - t0 < 300);
 	assert_same_path(&n);
 	/* Roles as configured; regular nomination by the controlling side. */
-	assert_int_equal(ice_agent_role(n.nodes[0].agent), ICE_ROLE_CONTROLLING);
+	assert_int_equal(ice_agent_role(n.nodes[0].agent),
+			 ICE_ROLE_CONTROLLING);
 	assert_int_equal(ice_agent_role(n.nodes[1].agent), ICE_ROLE_CONTROLLED);
 	for (size_t i = 0; i < n.n_log; i++)
 		assert_false(n.log[i].node == 1 && n.log[i].use_candidate);
@@ -157,9 +157,9 @@ static void test_srflx_through_nats(void **state)
 	/* Hole punching needed the peer's triggered check. */
 	struct ice_stats st;
 	ice_agent_get_stats(n.nodes[0].agent, &st);
-	assert_true(st.triggered > 0 || (ice_agent_get_stats(n.nodes[1].agent,
-							     &st),
-					 st.triggered > 0));
+	assert_true(
+		st.triggered > 0 ||
+		(ice_agent_get_stats(n.nodes[1].agent, &st), st.triggered > 0));
 	fakenet_free(&n);
 }
 
@@ -209,7 +209,8 @@ static void test_srflx_retransmissions(void **state)
 	assert_int_equal(n.nodes[0].n_candidates, 1);
 	char rep[512];
 	ice_agent_report(n.nodes[0].agent, rep, sizeof(rep));
-	assert_non_null(strstr(rep, "STUN server 203.0.113.100:3478 never answered"));
+	assert_non_null(
+		strstr(rep, "STUN server 203.0.113.100:3478 never answered"));
 	fakenet_free(&n);
 }
 
@@ -251,7 +252,8 @@ static void test_pacing_retransmit_and_failure(void **state)
 	for (size_t i = 0; i < n.n_log; i++) {
 		const struct fakenet_sent *s = &n.log[i];
 
-		if (s->node != 0 || s->stun_type != BINDING_REQ || s->retransmit)
+		if (s->node != 0 || s->stun_type != BINDING_REQ ||
+		    s->retransmit)
 			continue;
 		if (firsts++)
 			assert_true(s->at - prev >= ICE_DEFAULT_TA_MS);
@@ -286,7 +288,8 @@ static void test_pacing_retransmit_and_failure(void **state)
 	assert_int_equal(ice_agent_state(n.nodes[0].agent), ICE_STATE_FAILED);
 	/* The last pair started 15 * Ta in, and fails 9.5 s after. */
 	assert_true(n.nodes[0].failed_at - t0 >= 9500 + 15 * ICE_DEFAULT_TA_MS);
-	assert_true(n.nodes[0].failed_at - t0 <= 9500 + 16 * ICE_DEFAULT_TA_MS + 100);
+	assert_true(n.nodes[0].failed_at - t0 <=
+		    9500 + 16 * ICE_DEFAULT_TA_MS + 100);
 	assert_int_equal(n.nodes[0].n_selected, 0);
 	char rep[4096];
 	ice_agent_report(n.nodes[0].agent, rep, sizeof(rep));
@@ -330,8 +333,8 @@ static void test_role_conflicts(void **state)
 		assert_int_equal(fakenet_add_agent(&n, 1, &c1, &h1, 1), 0);
 		fakenet_exchange_credentials(&n);
 		fakenet_start(&n);
-		assert_true(fakenet_run(&n, n.now + 5000,
-					fakenet_both_selected, NULL));
+		assert_true(fakenet_run(&n, n.now + 5000, fakenet_both_selected,
+					NULL));
 		assert_int_equal(ice_agent_role(n.nodes[0].agent), rc->want0);
 		assert_int_equal(ice_agent_role(n.nodes[1].agent), rc->want1);
 		ice_agent_get_stats(n.nodes[0].agent, &s0);
@@ -341,8 +344,8 @@ static void test_role_conflicts(void **state)
 		int ctl = rc->want0 == ICE_ROLE_CONTROLLING ? 0 : 1;
 		size_t noms[2] = { 0, 0 };
 		for (size_t k = 0; k < n.n_log; k++)
-			noms[n.log[k].node] += n.log[k].use_candidate &&
-					       !n.log[k].retransmit;
+			noms[n.log[k].node] +=
+				n.log[k].use_candidate && !n.log[k].retransmit;
 		assert_int_equal(noms[ctl], 1);
 		assert_int_equal(noms[1 - ctl], 0);
 		assert_int_equal(n.nodes[0].n_selected, 1);
@@ -350,8 +353,8 @@ static void test_role_conflicts(void **state)
 		/* Both controlling: the loser of the tie is told by a 487. */
 		if (rc->r0 == ICE_ROLE_CONTROLLING && rc->r1 == rc->r0) {
 			int winner = rc->want0 == ICE_ROLE_CONTROLLING ? 0 : 1;
-			assert_true(count_sent(&n, winner, BINDING_ERR, false) >=
-				    1);
+			assert_true(count_sent(&n, winner, BINDING_ERR,
+					       false) >= 1);
 		}
 		fakenet_free(&n);
 	}
@@ -435,9 +438,9 @@ static void test_integrity_required(void **state)
 
 	/* Not STUN: handed back. Broken STUN: dropped and counted. */
 	memset(buf, 0xff, 64);
-	assert_int_equal(ice_agent_recv(a0, &n.nodes[0].hosts[0], &evil, buf,
-					64, n.now),
-			 -ENOMSG);
+	assert_int_equal(
+		ice_agent_recv(a0, &n.nodes[0].hosts[0], &evil, buf, 64, n.now),
+		-ENOMSG);
 	len = build_msg(buf, sizeof(buf), BINDING_REQ, NULL, user,
 			ice_agent_pwd(a0), NULL, false, 12345);
 	buf[len - 1] ^= 1; /* fingerprint broken */
@@ -519,7 +522,8 @@ static void test_consent_freshness(void **state)
 	assert_int_equal(n.nodes[1].n_consent_lost, 0);
 	size_t consent = count_sent(&n, 0, BINDING_REQ, true) - before;
 	assert_true(consent >= 23 && consent <= 25);
-	assert_int_equal(ice_agent_state(n.nodes[0].agent), ICE_STATE_CONNECTED);
+	assert_int_equal(ice_agent_state(n.nodes[0].agent),
+			 ICE_STATE_CONNECTED);
 
 	/* Break the path: loss is reported within 30 s (RFC 7675 §5.1). */
 	cut = n.now;
@@ -692,8 +696,7 @@ static bool drop_from_base(struct fakenet *n, int from,
 {
 	const union sockaddr_any *bad = arg;
 
-	return addr_len(bad) &&
-	       (addr_equal(src, bad) || addr_equal(dst, bad));
+	return addr_len(bad) && (addr_equal(src, bad) || addr_equal(dst, bad));
 }
 
 static void test_consent_loss_falls_back(void **state)
@@ -718,7 +721,8 @@ static void test_consent_loss_falls_back(void **state)
 	assert_true(fakenet_run(&n, n.now + 5000, fakenet_both_selected, NULL));
 	fakenet_run_until(&n, n.now + 1000);
 	/* The first interface's address is preferred. */
-	assert_true(addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[0]));
+	assert_true(
+		addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[0]));
 	/* That interface dies. */
 	bad = n.nodes[0].hosts[0];
 	cut = n.now;
@@ -729,12 +733,14 @@ static void test_consent_loss_falls_back(void **state)
 			    cut + n.latency_ms + 30000);
 		/* ...and traffic moves to the other valid pair at once. */
 		assert_int_equal(n.nodes[i].n_selected, 2);
-		assert_true(n.nodes[i].selected_at - n.nodes[i].consent_lost_at <
+		assert_true(n.nodes[i].selected_at -
+				    n.nodes[i].consent_lost_at <
 			    300);
 		assert_int_equal(ice_agent_state(n.nodes[i].agent),
 				 ICE_STATE_CONNECTED);
 	}
-	assert_true(addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[1]));
+	assert_true(
+		addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[1]));
 	fakenet_free(&n);
 }
 
@@ -775,7 +781,8 @@ static void test_foundation_freezing(void **state)
 	}
 	assert_true(second_at != 0);
 	assert_true(second_at - first_at >= 2 * n.latency_ms);
-	assert_true(addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[0]));
+	assert_true(
+		addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[0]));
 	fakenet_free(&n);
 }
 
@@ -848,8 +855,7 @@ static void test_caps(void **state)
 	fakenet_init(&n);
 	n.drop = drop_all;
 	assert_int_equal(fakenet_add_agent(&n, 0, &c, hosts, 8), 0);
-	assert_int_equal(ice_agent_add_host(n.nodes[0].agent, &extra, 1,
-					    n.now),
+	assert_int_equal(ice_agent_add_host(n.nodes[0].agent, &extra, 1, n.now),
 			 -ENOSPC);
 	assert_int_equal(ice_agent_add_host(n.nodes[0].agent,
 					    &n.nodes[0].hosts[0], 1, n.now),
@@ -874,9 +880,9 @@ static void test_caps(void **state)
 				 i < ICE_MAX_REMOTE ? 0 : -ENOSPC);
 	}
 	rc.component = 2;
-	assert_int_equal(ice_agent_add_remote_candidate(n.nodes[0].agent, &rc,
-							n.now),
-			 -EINVAL);
+	assert_int_equal(
+		ice_agent_add_remote_candidate(n.nodes[0].agent, &rc, n.now),
+		-EINVAL);
 	fakenet_run_until(&n, n.now + 20000);
 	assert_false(n.stuck);
 	ice_agent_get_stats(n.nodes[0].agent, &st);
@@ -911,16 +917,14 @@ static void test_description_lines(void **state)
 	assert_int_equal(ice_agent_remote_line(a1, line, n.now), 0);
 	snprintf(line, sizeof(line), "a=ice-pwd:%s\r\n", ice_agent_pwd(a0));
 	assert_int_equal(ice_agent_remote_line(a1, line, n.now), 0);
-	assert_int_equal(ice_agent_remote_line(a1, "a=ice-options:trickle",
-					       n.now),
-			 0);
+	assert_int_equal(
+		ice_agent_remote_line(a1, "a=ice-options:trickle", n.now), 0);
 	assert_int_equal(n.nodes[0].n_candidates, 1);
 	assert_true(ice_candidate_format(&n.nodes[0].cands[0], line,
 					 sizeof(line)) > 0);
 	assert_int_equal(ice_agent_remote_line(a1, line, n.now), 0);
-	assert_int_equal(ice_agent_remote_line(a1, "a=end-of-candidates",
-					       n.now),
-			 0);
+	assert_int_equal(
+		ice_agent_remote_line(a1, "a=end-of-candidates", n.now), 0);
 	assert_int_equal(ice_agent_remote_line(a1, "a=candidate:x", n.now),
 			 -EINVAL);
 	assert_true(fakenet_run(&n, n.now + 5000, fakenet_both_selected, NULL));

@@ -14,15 +14,15 @@
 #include "ice/ice_candidate.h"
 #include "ice/ice_gather.h"
 
-static union sockaddr_any A(const char *s)
-{
+static union sockaddr_any A(const char *s) {
 	union sockaddr_any a;
 
 	assert_int_equal(addr_parse(s, 0, &a), 0);
 	return a;
 }
 
-static void test_priority(void **state)
+static void
+test_priority(void **state)
 {
 	/* RFC 8445 §5.1.2.1 formula with the §5.1.2.2 type preferences. */
 	assert_int_equal(ice_priority(ICE_CAND_HOST, 65535, 1),
@@ -128,17 +128,24 @@ static void test_parse_foreign_lines(void **state)
 		const char *line;
 		int err;
 	} bad[] = {
-		{ "a=candidate:1 1 TCP 2130706431 10.0.1.1 9 typ host tcptype active", -EPROTONOSUPPORT },
-		{ "a=candidate:1 1 udp 2130706431 abcd.local 8998 typ host", -EAFNOSUPPORT },
-		{ "a=candidate:1 1 udp 2130706431 10.0.1.1 8998 typ wat", -EINVAL },
-		{ "a=candidate:1 1 udp 2130706431 10.0.1.1 8998 type host", -EINVAL },
-		{ "a=candidate:1 1 udp 2130706431 10.0.1.1 65536 typ host", -EINVAL },
-		{ "a=candidate:1 1 udp 4294967296 10.0.1.1 1 typ host", -EINVAL },
+		{ "a=candidate:1 1 TCP 2130706431 10.0.1.1 9 typ host tcptype active",
+		  -EPROTONOSUPPORT },
+		{ "a=candidate:1 1 udp 2130706431 abcd.local 8998 typ host",
+		  -EAFNOSUPPORT },
+		{ "a=candidate:1 1 udp 2130706431 10.0.1.1 8998 typ wat",
+		  -EINVAL },
+		{ "a=candidate:1 1 udp 2130706431 10.0.1.1 8998 type host",
+		  -EINVAL },
+		{ "a=candidate:1 1 udp 2130706431 10.0.1.1 65536 typ host",
+		  -EINVAL },
+		{ "a=candidate:1 1 udp 4294967296 10.0.1.1 1 typ host",
+		  -EINVAL },
 		{ "a=candidate:1 0 udp 1 10.0.1.1 1 typ host", -EINVAL },
 		{ "a=candidate:1 256 udp 1 10.0.1.1 1 typ host", -EINVAL },
 		{ "a=candidate:1 1 udp 1 10.0.1.1 1 typ host raddr", -EINVAL },
 		{ "a=candidate:f_o 1 udp 1 10.0.1.1 1 typ host", -EINVAL },
-		{ "a=candidate:123456789012345678901234567890123 1 udp 1 10.0.1.1 1 typ host", -EINVAL },
+		{ "a=candidate:123456789012345678901234567890123 1 udp 1 10.0.1.1 1 typ host",
+		  -EINVAL },
 		{ "a=candidate:1 1 udp -1 10.0.1.1 1 typ host", -EINVAL },
 		{ "a=candidate:", -EINVAL },
 		{ "a=candidat:1 1 udp 1 10.0.1.1 1 typ host", -EINVAL },
@@ -169,14 +176,17 @@ static void test_sdp_lines(void **state)
 	assert_int_equal(ice_sdp_parse_line("a=ice-ufrag:F7gI\n", &l), 0);
 	assert_int_equal(l.kind, ICE_SDP_UFRAG);
 	assert_string_equal(l.value, "F7gI");
-	assert_int_equal(ice_sdp_parse_line("a=ice-pwd:x9cml/YzichV2+XlhiMu8g", &l), 0);
+	assert_int_equal(
+		ice_sdp_parse_line("a=ice-pwd:x9cml/YzichV2+XlhiMu8g", &l), 0);
 	assert_int_equal(l.kind, ICE_SDP_PWD);
 	assert_string_equal(l.value, "x9cml/YzichV2+XlhiMu8g");
 	assert_int_equal(ice_sdp_parse_line("a=end-of-candidates\r\n", &l), 0);
 	assert_int_equal(l.kind, ICE_SDP_END_OF_CANDIDATES);
 	assert_int_equal(ice_sdp_parse_line("a=ice-options:trickle", &l), 0);
 	assert_int_equal(l.kind, ICE_SDP_OTHER);
-	assert_int_equal(ice_sdp_parse_line("candidate:1 1 udp 1 10.0.0.1 2 typ host", &l), 0);
+	assert_int_equal(ice_sdp_parse_line(
+				 "candidate:1 1 udp 1 10.0.0.1 2 typ host", &l),
+			 0);
 	assert_int_equal(l.kind, ICE_SDP_CANDIDATE);
 
 	/* Too short, bad chars, too long. */
@@ -218,9 +228,9 @@ static void test_gather_filter(void **state)
 		{ "docker0", IFF_UP, "172.17.0.1", false },
 		{ "br-1234", IFF_UP, "172.18.0.1", false },
 		{ "virbr0", IFF_UP, "192.168.122.1", false },
-		{ "eth9", IFF_UP, "10.0.0.9", false },	/* deny "eth9" */
-		{ "bad7", IFF_UP, "10.0.0.7", false },	/* deny "bad*" */
-		{ "eth99", IFF_UP, "10.0.0.9", true },	/* exact, not prefix */
+		{ "eth9", IFF_UP, "10.0.0.9", false }, /* deny "eth9" */
+		{ "bad7", IFF_UP, "10.0.0.7", false }, /* deny "bad*" */
+		{ "eth99", IFF_UP, "10.0.0.9", true }, /* exact, not prefix */
 	};
 	struct ice_gather_filter f = {
 		.tun_name = "im0",
@@ -231,9 +241,9 @@ static void test_gather_filter(void **state)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		union sockaddr_any a = A(t[i].addr);
 
-		assert_int_equal(ice_gather_allowed(&f, t[i].ifname,
-						    t[i].flags, &a),
-				 t[i].ok);
+		assert_int_equal(
+			ice_gather_allowed(&f, t[i].ifname, t[i].flags, &a),
+			t[i].ok);
 	}
 	union sockaddr_any a = A("172.17.0.1");
 	f.allow_bridges = true;
