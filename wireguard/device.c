@@ -703,6 +703,18 @@ int wg_device_recv(struct wg_device *dev, const union sockaddr_any *src,
 	return rc;
 }
 
+struct wg_peer *wg_device_lookup(struct wg_device *dev, const uint8_t *pkt,
+				 size_t len)
+{
+	struct wg_index_entry *e;
+	struct wg_msg msg;
+
+	if (wg_msg_parse(pkt, len, &msg) || msg.type == WG_MSG_INITIATION)
+		return NULL;
+	e = index_find(dev, msg.receiver);
+	return e ? e->peer : NULL;
+}
+
 /* ---------------------------------------------------------- timers */
 
 static void peer_zero_keys(struct wg_peer *p)

@@ -10,7 +10,8 @@
  * handshake messages and keepalives through the send callback, data in place
  * in the caller's buffers (decrypted for the TUN, encrypted for the wire).
  * Nothing in the per-packet paths allocates; all time is the caller's
- * monotonic milliseconds.
+ * monotonic milliseconds. A device is not thread-safe: one event loop
+ * drives it.
  */
 #ifndef ICEMESH_WIREGUARD_DEVICE_H
 #define ICEMESH_WIREGUARD_DEVICE_H
@@ -172,6 +173,14 @@ struct wg_rx {
 int wg_device_recv(struct wg_device *dev, const union sockaddr_any *src,
 		   uint8_t *pkt, size_t len, uint64_t now_ms,
 		   struct wg_rx *out);
+
+/*
+ * The peer a datagram is for, by its receiver index, without decrypting or
+ * changing anything (to sort a batch by peer first); NULL for initiations
+ * and for anything unknown or malformed. Only wg_device_recv authenticates.
+ */
+struct wg_peer *wg_device_lookup(struct wg_device *dev, const uint8_t *pkt,
+				 size_t len);
 
 /*
  * Encrypt one IP packet in place into a data message. The packet's len

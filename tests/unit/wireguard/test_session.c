@@ -232,6 +232,10 @@ static void test_handshake_and_data(void **state)
 
 	for (size_t len = 20; len <= 1420; len += 100) {
 		n = seal(f, &f->a, msg, len, (uint8_t)len);
+		/* the receiver can sort it by peer before decrypting */
+		assert_ptr_equal(wg_device_lookup(f->b.dev, msg, n), f->b.peer);
+		assert_null(wg_device_lookup(f->b.dev, msg, 31));
+		assert_null(wg_device_lookup(f->a.dev, msg, n));
 		/* padded to 16, never past the MTU (§5.4.6) */
 		assert_int_equal(n,
 				 32 + ((len + 15) & ~15u) -
