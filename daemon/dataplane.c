@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <stdlib.h>
@@ -960,11 +961,32 @@ static void peer_user_free(struct dp_peer *pp)
 	free(pp);
 }
 
+static void log_stats(const struct dp *dp)
+{
+	const struct dp_stats *s = &dp->stats;
+	const struct wg_device_stats *w = wg_device_stats(dp->wg);
+
+	log_info(TOPIC,
+		 "tun in %" PRIu64 " pkts, tun out %" PRIu64
+		 " pkts, udp in %" PRIu64 " (%" PRIu64 " GRO trains), %" PRIu64
+		 " GSO sends; dropped: no peer %" PRIu64
+		 ", no endpoint %" PRIu64 ", bad source %" PRIu64
+		 ", core %" PRIu64 " (replay %" PRIu64 ", auth %" PRIu64
+		 ", malformed %" PRIu64 "), other %" PRIu64
+		 ", tun write %" PRIu64 ", udp send %" PRIu64,
+		 s->tx_packets, s->rx_packets, s->rx_datagrams,
+		 s->udp_gro_trains, s->udp_gso_sends, s->tx_no_peer,
+		 s->tx_no_endpoint, s->rx_bad_src, s->rx_wg_dropped,
+		 w->rx_replay, w->rx_bad_auth, w->rx_malformed, s->rx_other,
+		 s->tun_write_err, s->udp_send_err);
+}
+
 void dp_destroy(struct dp *dp)
 {
 	if (!dp || dp->closing)
 		return;
 	dp->closing = true;
+	log_stats(dp);
 	dp_peer_remove_all(dp);
 	wg_device_destroy(dp->wg);
 	dp->wg = NULL;

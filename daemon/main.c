@@ -39,6 +39,7 @@ struct daemon {
 	struct dp *dp;
 	struct uapi_server *uapi;
 	int ready_fd; /* the waiting parent's pipe, -1 in the foreground */
+	bool signals; /* the signal handles exist */
 };
 
 static void usage(FILE *f)
@@ -153,7 +154,8 @@ static void shutdown_daemon(struct daemon *d)
 	d->uapi = NULL;
 	dp_destroy(d->dp);
 	d->dp = NULL;
-	if (!uv_is_closing((uv_handle_t *)&d->sigterm)) {
+	if (d->signals) {
+		d->signals = false;
 		uv_close((uv_handle_t *)&d->sigterm, on_closed_signal);
 		uv_close((uv_handle_t *)&d->sigint, on_closed_signal);
 	}
@@ -204,6 +206,7 @@ static int start(struct daemon *d, const struct opts *o)
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	d->signals = true;
 	return 0;
 }
 

@@ -22,10 +22,10 @@
 
 #define TOPIC "uapi"
 
-struct uapi_conn {
+struct uapi_client {
 	uv_poll_t poll;
 	struct uapi_server *srv;
-	struct uapi_conn *next;
+	struct uapi_client *next;
 	int fd;
 	char *in;
 	size_t in_len, in_cap;
@@ -40,7 +40,7 @@ struct uapi_server {
 	uv_poll_t listen_poll;
 	int listen_fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct uapi_conn *conns;
+	struct uapi_client *conns;
 	unsigned nconns;
 };
 
@@ -208,7 +208,7 @@ int uapi_server_handle(struct dp *dp, enum uapi_op op,
 
 static void on_conn_closed(uv_handle_t *h)
 {
-	struct uapi_conn *c = h->data;
+	struct uapi_client *c = h->data;
 
 	close(c->fd);
 	if (c->in) {
@@ -219,10 +219,10 @@ static void on_conn_closed(uv_handle_t *h)
 	free(c);
 }
 
-static void conn_close(struct uapi_conn *c)
+static void conn_close(struct uapi_client *c)
 {
 	struct uapi_server *srv = c->srv;
-	struct uapi_conn **pp = &srv->conns;
+	struct uapi_client **pp = &srv->conns;
 
 	while (*pp != c)
 		pp = &(*pp)->next;
@@ -233,7 +233,7 @@ static void conn_close(struct uapi_conn *c)
 }
 
 /* Answer the complete request at the front of c->in (len bytes). */
-static int conn_answer(struct uapi_conn *c, size_t len)
+static int conn_answer(struct uapi_client *c, size_t len)
 {
 	struct uapi_set *set = NULL;
 	enum uapi_op op;
@@ -261,7 +261,7 @@ static int conn_answer(struct uapi_conn *c, size_t len)
 	return c->out.err;
 }
 
-static int conn_grow(struct uapi_conn *c)
+static int conn_grow(struct uapi_client *c)
 {
 	size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
 	char *nb;
@@ -282,7 +282,7 @@ static int conn_grow(struct uapi_conn *c)
 }
 
 /* Write what is left of the answer; 1 when all went, 0 when blocked. */
-static int conn_flush(struct uapi_conn *c)
+static int conn_flush(struct uapi_client *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.data + c->out_off,
@@ -304,7 +304,7 @@ static int conn_flush(struct uapi_conn *c)
 }
 
 /* Read and answer until blocked; 0 to go on, <0 to close. */
-static int conn_read(struct uapi_conn *c)
+static int conn_read(struct uapi_client *c)
 {
 	for (;;) {
 		ssize_t rlen = uapi_request_len(c->in ? c->in : "", c->in_len);
@@ -340,7 +340,7 @@ static int conn_read(struct uapi_conn *c)
 
 static void on_conn(uv_poll_t *h, int status, int events)
 {
-	struct uapi_conn *c = h->data;
+	struct uapi_client *c = h->data;
 	int ret;
 
 	if (status < 0) {
@@ -372,7 +372,7 @@ static void on_conn(uv_poll_t *h, int status, int events)
 static void on_accept(uv_poll_t *h, int status, int events)
 {
 	struct uapi_server *srv = h->data;
-	struct uapi_conn *c;
+	struct uapi_client *c;
 	int fd;
 
 	if (status < 0)

@@ -144,7 +144,10 @@ for round in $(seq 1 "$ROUNDS"); do
 		run_kind "$kind"
 	done
 done
-grep -h "up:" "$LAB_DIR"/icemesh0.log | sed 's/^/  icemeshd: /' | head -1 || true
+grep -h "up:" "$LAB_DIR"/icemesh0.log | sed 's/^.*icemeshd: /  icemeshd: /' | head -1 || true
+for i in 0 1; do # the last round's counters, as each side logged them at exit
+	grep -h "tun in" "$LAB_DIR/icemesh$i.log" | tail -1 | sed "s/^.*dp: /  side $i: /" || true
+done
 echo
 printf '%-10s %12s %12s\n' "" "Mbit/s" "RTT us"
 for kind in bare wggo icemesh; do

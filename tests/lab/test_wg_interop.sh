@@ -172,6 +172,33 @@ c.recv(1)
 	cmp -s "$LAB_DIR/blob" "$LAB_DIR/got"
 }
 
+# Clear refusals at start: a name in use, a bad name, no privilege.
+wg_start_errors() {
+	local out rc
+	say "start-up errors"
+	out=$(on 0 "$ICEMESHD" --wireguard-only --interface "${IFN[0]}" -f 2>&1) && rc=0 || rc=$?
+	[ "$rc" = 1 ] || fail "a second icemeshd on ${IFN[0]}: exit $rc"
+	echo "$out" | grep -q "already exists" || fail "name in use not explained: $out"
+	out=$(on 0 "$ICEMESHD" --wireguard-only --interface "a/b" -f 2>&1) && rc=0 || rc=$?
+	[ "$rc" = 2 ] || fail "the name a/b: exit $rc"
+	echo "$out" | grep -q "not an interface name" || fail "bad name not explained: $out"
+	if command -v setpriv >/dev/null; then
+		out=$(on 0 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			--inh-caps=-all --bounding-set=-all "$ICEMESHD" --wireguard-only \
+			--interface "imX${LAB_ID:0:11}" -f 2>&1) && rc=0 || rc=$?
+		[ "$rc" = 1 ] || fail "without privilege: exit $rc"
+		echo "$out" | grep -q "CAP_NET_ADMIN" || fail "no privilege not explained: $out"
+	fi
+	# daemon mode: the parent returns once the child serves, or failed
+	on 0 "$ICEMESHD" --wireguard-only --interface "imD${LAB_ID:0:11}" \
+		>"$LAB_DIR/bg.log" 2>&1 || fail "background start failed: $(cat "$LAB_DIR/bg.log")"
+	on 0 wg show "imD${LAB_ID:0:11}" >/dev/null || fail "background daemon not serving"
+	pid=$(on 0 sh -c "ps -eo pid,args | awk '/icemeshd .*imD${LAB_ID:0:11}/ && !/awk/ {print \$1}'")
+	[ -n "$pid" ] && kill -TERM $pid
+	lab_wait 5 sh -c "! test -e /var/run/wireguard/imD${LAB_ID:0:11}.sock" ||
+		fail "background daemon left its socket"
+}
+
 # One pair of implementations through phases 1-3.
 wg_pair() { # KIND_A KIND_B
 	local t0 bytes
@@ -226,6 +253,9 @@ wg_pair() { # KIND_A KIND_B
 if [ "${WG_LAB_LIB_ONLY:-0}" = 0 ]; then
 	wg_lab_setup
 	start=$(date +%s)
+	wg_start 0 icemesh
+	wg_start_errors
+	wg_stop 0
 	wg_pair icemesh wggo
 	wg_pair icemesh icemesh
 	say "done in $(($(date +%s) - start)) s, $failures failure(s)"
