@@ -12,7 +12,7 @@
  *                [--debug]
  *
  * stdout, one line per event:
- *   relayed IP:PORT mapped IP:PORT lifetime N
+ *   relayed IP:PORT mapped IP:PORT lifetime N ms M  (M: since start)
  *   peer IP:PORT ok|refused [channel 0x4000]
  *   failed <errno text> code N: reason
  *   summary key=value ...        (at the end)
@@ -97,9 +97,10 @@ static void on_allocated(void *arg, const union sockaddr_any *relayed,
 	struct tool *t = arg;
 
 	t->allocated = true;
-	out("relayed %s mapped %s lifetime %u\n",
+	out("relayed %s mapped %s lifetime %u ms %" PRIu64 "\n",
 	    addr_to_str(relayed, r, sizeof(r)),
-	    addr_to_str(mapped, m, sizeof(m)), lifetime_s);
+	    addr_to_str(mapped, m, sizeof(m)), lifetime_s,
+	    clock_now_ms() - t->started_ms);
 	use_peer(t);
 }
 
@@ -478,12 +479,12 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	t.started_ms = clock_now_ms();
 	rc = setup(&t, &cfg);
 	if (rc) {
 		fprintf(stderr, "icemesh-turn: %s\n", strerror(-rc));
 		return 2;
 	}
-	t.started_ms = clock_now_ms();
 	turn_client_start(t.turn, t.started_ms);
 	arm(&t);
 	if (peer)
