@@ -5,6 +5,7 @@
  */
 #include "ice/ice_agent.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -846,6 +847,25 @@ static int add_remote(struct ice_agent *a, const struct ice_candidate *c)
 	return (int)a->n_remotes - 1;
 }
 
+/*
+ * Addresses no check should ever go to: unspecified, port 0, multicast,
+ * broadcast. A peer must not aim our checks at them.
+ */
+static bool remote_addr_ok(const union sockaddr_any *a)
+{
+	static const uint8_t zero[16];
+
+	if (!addr_port(a))
+		return false;
+	if (a->sa.sa_family == AF_INET) {
+		uint32_t ip = ntohl(a->in4.sin_addr.s_addr);
+
+		return ip != 0 && (ip >> 28) != 0xe && ip != 0xffffffffu;
+	}
+	return memcmp(&a->in6.sin6_addr, zero, 16) != 0 &&
+	       a->in6.sin6_addr.s6_addr[0] != 0xff;
+}
+
 int ice_agent_add_remote_candidate(struct ice_agent *a,
 				   const struct ice_candidate *c, uint64_t now)
 {
@@ -855,6 +875,8 @@ int ice_agent_add_remote_candidate(struct ice_agent *a,
 		return -EINVAL;
 	if (c->addr.sa.sa_family != AF_INET && c->addr.sa.sa_family != AF_INET6)
 		return -EAFNOSUPPORT;
+	if (!remote_addr_ok(&c->addr))
+		return -EINVAL;
 	r = add_remote(a, c);
 	if (r < 0)
 		return r;
@@ -1057,7 +1079,8 @@ static int mapped_local(struct ice_agent *a, const struct pair *p,
 	const struct local *l = &a->locals[p->local];
 	int i;
 
-	if (stun_msg_get_xor_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped))
+	if (stun_msg_get_xor_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped) ||
+	    mapped.sa.sa_family != l->c.addr.sa.sa_family)
 		return p->local;
 	i = find_local(a, &mapped);
 	if (i >= 0 || l->c.type == ICE_CAND_RELAY)

@@ -195,7 +195,9 @@ int ice_agent_set_remote_credentials(struct ice_agent *a, const char *ufrag,
 				     const char *pwd, uint64_t now);
 /*
  * A remote candidate (trickled or not). Returns 0 (also for a duplicate),
- * -ENOSPC when ICE_MAX_REMOTE are known, -EINVAL for another component.
+ * -ENOSPC when ICE_MAX_REMOTE are known, -EINVAL for another component or
+ * an address no check may go to (unspecified, port 0, multicast,
+ * broadcast), -EAFNOSUPPORT for a family other than IPv4/IPv6.
  */
 int ice_agent_add_remote_candidate(struct ice_agent *a,
 				   const struct ice_candidate *c, uint64_t now);

@@ -883,6 +883,17 @@ static void test_caps(void **state)
 	assert_int_equal(
 		ice_agent_add_remote_candidate(n.nodes[0].agent, &rc, n.now),
 		-EINVAL);
+	/* Addresses a peer must not aim our checks at. */
+	static const char *const bad[] = { "0.0.0.0:9",	  "10.0.0.1:0",
+					   "224.0.0.1:9", "255.255.255.255:9",
+					   "[::]:9",	  "[ff02::1]:9" };
+	rc.component = 1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rc.addr = fakenet_addr(bad[i]);
+		assert_int_equal(ice_agent_add_remote_candidate(
+					 n.nodes[0].agent, &rc, n.now),
+				 -EINVAL);
+	}
 	fakenet_run_until(&n, n.now + 20000);
 	assert_false(n.stuck);
 	ice_agent_get_stats(n.nodes[0].agent, &st);
