@@ -8,6 +8,8 @@ HChaCha20 (written out below) in front of that ChaCha20-Poly1305. Follows the Wi
 paper §5.4 and wireguard.com/protocol step by step.
 
     python3 tests/unit/wireguard/vectors.py     # prints the C tables
+    python3 tests/unit/wireguard/vectors.py --seeds tests/fuzz/corpus/wg_message
+                                                # writes the fuzz seeds
 
 test_noise.c holds the handshake part of the output, test_cookie.c the
 cookie part (from V_COOKIE_SECRET on).
@@ -17,7 +19,9 @@ Inputs are fixed: each key is BLAKE2s-256 of a label, the timestamp is unix
 """
 import hashlib
 import hmac
+import os
 import struct
+import sys
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import (X25519PrivateKey,
                                                               X25519PublicKey)
@@ -160,6 +164,30 @@ cookie_reply = bytes([3, 0, 0, 0]) + struct.pack("<I", I_i) + COOKIE_NONCE + \
 assert len(cookie_reply) == 64
 # the initiation again, now with MAC2 = MAC(cookie, everything before it)
 init_mac2 = init[:132] + MAC(cookie, init[:132])
+
+
+# an IPv4 packet (32 bytes, no padding) from the initiator, counter 1: a fuzz
+# seed that decrypts all the way to the IP length check
+ip = bytearray(32)
+ip[0], ip[3], ip[8], ip[9] = 0x45, 32, 64, 17
+ip[12:16], ip[16:20] = bytes([192, 168, 78, 1]), bytes([192, 168, 78, 2])
+data_ip = bytes([4, 0, 0, 0]) + struct.pack("<IQ", I_r, 1) + \
+    AEAD(T_send_i, 1, bytes(ip), b"")
+
+
+def write_seeds(d):
+    seeds = {"initiation": init, "response": resp, "data": data,
+             "keepalive": keepalive, "data_ip": data_ip,
+             "cookie": bytes([3, 0, 0, 0]) + struct.pack("<I", I_i) + bytes(56),
+             "short": bytes([4, 0, 0, 0]) + bytes(20)}
+    for name, b in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(b)
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--seeds":
+    write_seeds(sys.argv[2])
+    sys.exit(0)
 
 
 def c_hex(name, b):
