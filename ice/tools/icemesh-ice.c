@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -890,6 +891,8 @@ int main(int argc, char **argv)
 	T.timeout_s = 10;
 	T.count = 10;
 	T.started_ms = now_ms();
+	/* The peer may stop reading our lines first; that is no reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_opts(argc, argv, &o)) {
 		usage(stderr);
 		return 2;
