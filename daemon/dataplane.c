@@ -106,6 +106,9 @@ struct dp {
 	uint8_t rx_cmsg[DP_RX_BATCH][CMSG_SPACE(sizeof(int))];
 	struct vnet_gro *gro;
 	struct dp_peer *ready_head;
+	/* handshake messages in the current one-second window (load) */
+	uint64_t hs_window_ms;
+	uint32_t hs_in_window;
 };
 
 /* ------------------------------------------------------------ handles */
@@ -497,6 +500,21 @@ static void tun_out(struct dp *dp, const uint8_t *pkt, size_t len)
 	}
 }
 
+/*
+ * The core is under load (§5.3: cookie replies instead of handshakes) when
+ * handshake messages queue up. Ours are handled inline as they are read, so
+ * they wait in the socket, not in a queue of ours: count those that arrive
+ * within a second instead, against the same threshold.
+ */
+static void report_load(struct dp *dp, uint64_t now)
+{
+	if (now - dp->hs_window_ms >= 1000) {
+		dp->hs_window_ms = now;
+		dp->hs_in_window = 0;
+	}
+	wg_device_report_backlog(dp->wg, ++dp->hs_in_window, now);
+}
+
 /* One datagram from src: classify, hand to the core, check, deliver. */
 static void rx_datagram(struct dp *dp, const union sockaddr_any *src,
 			uint8_t *p, size_t len, uint64_t now)
@@ -514,6 +532,8 @@ static void rx_datagram(struct dp *dp, const union sockaddr_any *src,
 		dp->stats.rx_other++;
 		return;
 	}
+	if (p[0] == WG_MSG_INITIATION || p[0] == WG_MSG_RESPONSE)
+		report_load(dp, now);
 	if (wg_device_recv(dp->wg, src, p, len, now, &rx)) {
 		dp->stats.rx_wg_dropped++;
 		return;

@@ -30,6 +30,8 @@
 #include "common/clock.h"
 #include "daemon/dataplane.h"
 #include "daemon/uapi_server.h"
+#include "wireguard/blake2s.h"
+#include "wireguard/cookie.h"
 #include "wireguard/uapi.h"
 
 struct side {
@@ -441,6 +443,53 @@ static void test_remove_peer(void **state)
 	expect_through(l, 0, p, len);
 }
 
+/*
+ * A flood of initiations with a valid MAC1 (anyone who knows B's public key
+ * can make those) puts B under load: past the threshold it answers with
+ * cookie replies instead of spending Diffie-Hellman on each (§5.3).
+ */
+static void test_flood_gets_cookies(void **state)
+{
+	struct lab *l = *state;
+	const struct wg_device_stats *ws = wg_device_stats(dp_wg(l->s[1].dp));
+	uint16_t port_b = dp_listen_port(l->s[1].dp);
+	struct wg_cookie_maker m;
+	struct wg_blake2s b2;
+	uint8_t msg[148], buf[128];
+	union sockaddr_any from;
+	socklen_t fl;
+	unsigned replies = 0;
+
+	assert_int_equal(wg_blake2s_init(&b2), 0);
+	assert_int_equal(wg_cookie_maker_init(&m, &b2, l->s[1].pub), 0);
+	for (int k = 0; k < 700; k++) {
+		randombytes_buf(msg, sizeof(msg));
+		wg_msg_set_header(msg, WG_MSG_INITIATION);
+		assert_int_equal(wg_cookie_add_macs(&m, &b2, msg, sizeof(msg),
+						    clock_now_ms()),
+				 0);
+		send_to(l->relay, port_b, msg, sizeof(msg));
+		if (k % 32 == 31) /* let B read before its socket overflows */
+			for (int r = 0; r < 5; r++)
+				uv_run(&l->loop, UV_RUN_NOWAIT);
+	}
+	for (int r = 0; r < 50; r++)
+		uv_run(&l->loop, UV_RUN_NOWAIT);
+	fl = sizeof(from);
+	while (recvfrom(l->relay, buf, sizeof(buf), MSG_DONTWAIT, &from.sa,
+			&fl) > 0) {
+		replies += buf[0] == WG_MSG_COOKIE;
+		fl = sizeof(from);
+	}
+	assert_true(ws->rx_cookie_sent > 0);
+	assert_int_equal(replies, ws->rx_cookie_sent);
+	/* below the threshold, each was tried, and failed, as a handshake */
+	assert_true(ws->rx_handshake_bad >= WG_UNDER_LOAD_BACKLOG - 1);
+	assert_int_equal(ws->rx_bad_mac1, 0);
+	wg_cookie_maker_clear(&m);
+	wg_blake2s_free(&b2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +509,8 @@ int main(void)
 						lab_teardown),
 		cmocka_unit_test_setup_teardown(test_remove_peer, lab_setup,
 						lab_teardown),
+		cmocka_unit_test_setup_teardown(test_flood_gets_cookies,
+						lab_setup, lab_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
