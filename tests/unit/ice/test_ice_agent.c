@@ -491,6 +491,83 @@ static void test_integrity_required(void **state)
 	fakenet_free(&n);
 }
 
+/* The tid of node 0's latest Binding request to dst. */
+static const uint8_t *check_tid(const struct fakenet *n, const char *dst)
+{
+	union sockaddr_any d = fakenet_addr(dst);
+	const uint8_t *tid = NULL;
+
+	for (size_t i = 0; i < n->n_log; i++) {
+		if (n->log[i].node == 0 && n->log[i].stun_type == BINDING_REQ &&
+		    addr_equal(&n->log[i].dst, &d))
+			tid = n->log[i].tid;
+	}
+	return tid;
+}
+
+static void test_response_failures(void **state)
+{
+	static const char *const h1[] = { "10.0.0.2:6000", "10.0.0.4:6000" };
+	struct ice_agent_config c0 = cfg_role(ICE_ROLE_CONTROLLING, 0);
+	struct ice_agent_config c1 = cfg_role(ICE_ROLE_CONTROLLED, 0);
+	const char *h0 = "10.0.0.1:5000";
+	union sockaddr_any mapped, wrong = fakenet_addr("10.0.0.9:6000");
+	union sockaddr_any from4 = fakenet_addr("10.0.0.4:6000");
+	struct stun_builder b;
+	const uint8_t *tid;
+	struct fakenet n;
+	uint8_t buf[512];
+	char rep[2048];
+	const char *pwd1;
+	int len;
+
+	fakenet_init(&n);
+	n.nodes[1].lan = 0;
+	n.drop = drop_all; /* we answer by hand */
+	assert_int_equal(fakenet_add_agent(&n, 0, &c0, &h0, 1), 0);
+	assert_int_equal(fakenet_add_agent(&n, 1, &c1, h1, 2), 0);
+	fakenet_exchange_credentials(&n);
+	fakenet_start(&n);
+	fakenet_run_until(&n, n.now + 100);
+	pwd1 = ice_agent_pwd(n.nodes[1].agent);
+	mapped = n.nodes[0].hosts[0];
+
+	/* Authentic success, but from another address: not symmetric. */
+	tid = check_tid(&n, "10.0.0.2:6000");
+	assert_non_null(tid);
+	len = (int)build_msg(buf, sizeof(buf), BINDING_OK, tid, NULL, pwd1,
+			     &mapped, false, 0);
+	fakenet_inject(&n, 0, &n.nodes[0].hosts[0], &wrong, buf, (size_t)len);
+
+	/* Authentic 400 error from the right address. */
+	tid = check_tid(&n, "10.0.0.4:6000");
+	assert_non_null(tid);
+	stun_builder_init(&b, buf, sizeof(buf), BINDING_ERR, tid);
+	stun_builder_add_error(&b, 400, "Bad Request");
+	stun_builder_add_message_integrity(&b, (const uint8_t *)pwd1,
+					   strlen(pwd1));
+	stun_builder_add_fingerprint(&b);
+	len = stun_builder_finish(&b);
+	assert_true(len > 0);
+	fakenet_inject(&n, 0, &n.nodes[0].hosts[0], &from4, buf, (size_t)len);
+
+	ice_agent_report(n.nodes[0].agent, rep, sizeof(rep));
+	assert_non_null(strstr(rep,
+			       "-> host 10.0.0.2:6000: failed after 1 "
+			       "tries, response from an unexpected address"));
+	assert_non_null(strstr(rep, "-> host 10.0.0.4:6000: failed after 1 "
+				    "tries, error response"));
+	/* Both pairs failed, nothing selected; no retransmissions follow. */
+	size_t before = count_sent(&n, 0, BINDING_REQ, false);
+	fakenet_run_until(&n, n.now + 5000);
+	assert_int_equal(count_sent(&n, 0, BINDING_REQ, false), before);
+	assert_int_equal(n.nodes[0].n_selected, 0);
+	/* The peer sent end-of-candidates: with both pairs failed, FAILED. */
+	assert_int_equal(ice_agent_state(n.nodes[0].agent), ICE_STATE_FAILED);
+	assert_int_equal(n.nodes[0].n_failed, 1);
+	fakenet_free(&n);
+}
+
 static bool drop_after(struct fakenet *n, int from,
 		       const union sockaddr_any *src,
 		       const union sockaddr_any *dst, const uint8_t *buf,
@@ -952,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(test_pacing_retransmit_and_failure),
 		cmocka_unit_test(test_role_conflicts),
 		cmocka_unit_test(test_integrity_required),
+		cmocka_unit_test(test_response_failures),
 		cmocka_unit_test(test_consent_freshness),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_relay_then_direct),
