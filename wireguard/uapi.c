@@ -655,20 +655,30 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Answer one complete request. */
-static int serve_one(int fd, const char *req, size_t len, uapi_handle_fn handle,
-		     void *arg)
+static int buf_append(struct uapi_buf *b, const char *data, size_t len)
+{
+	if (buf_reserve(b, len))
+		return b->err;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* Answer one complete request into out; -EPROTO: not the protocol at all. */
+static int answer_one(const char *req, size_t len, uapi_handle_fn handle,
+		      void *arg, struct uapi_buf *out)
 {
 	struct uapi_set *set = NULL;
 	struct uapi_buf ans;
 	enum uapi_op op;
 	int err, ret;
 
-	uapi_buf_init(&ans);
 	err = uapi_parse(req, len, &op, &set);
 	if (err == -EPROTO && len >= 4 && memcmp(req, "set=", 4) != 0 &&
 	    memcmp(req, "get=", 4) != 0)
-		return -EPROTO; /* not an operation at all: hang up */
+		return -EPROTO; /* hang up, as wireguard-go does */
+	uapi_buf_init(&ans);
 	if (!err)
 		err = handle(arg, op, set, &ans);
 	if (err) {
@@ -677,59 +687,107 @@ static int serve_one(int fd, const char *req, size_t len, uapi_handle_fn handle,
 		uapi_buf_init(&ans);
 	}
 	uapi_write_end(&ans, err);
-	ret = ans.err ? ans.err : write_all(fd, ans.data, ans.len);
+	ret = ans.err ? ans.err : buf_append(out, ans.data, ans.len);
 	uapi_buf_free(&ans);
 	uapi_set_free(set);
 	return ret;
 }
 
+void uapi_conn_init(struct uapi_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void uapi_conn_free(struct uapi_conn *c)
+{
+	if (c->buf) {
+		sodium_memzero(c->buf, c->cap);
+		free(c->buf);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* Room for len more bytes, growing by copy so no key is left behind. */
+static int conn_reserve(struct uapi_conn *c, size_t more)
+{
+	size_t ncap = c->cap ? c->cap : 4096;
+	char *nb;
+
+	if (c->len + more <= c->cap)
+		return 0;
+	if (c->len + more > UAPI_MAX_REQUEST)
+		return -E2BIG;
+	while (ncap < c->len + more)
+		ncap *= 2;
+	if (ncap > UAPI_MAX_REQUEST)
+		ncap = UAPI_MAX_REQUEST;
+	nb = malloc(ncap);
+	if (!nb)
+		return -ENOMEM;
+	if (c->buf) {
+		memcpy(nb, c->buf, c->len);
+		sodium_memzero(c->buf, c->cap);
+		free(c->buf);
+	}
+	c->buf = nb;
+	c->cap = ncap;
+	return 0;
+}
+
+int uapi_conn_input(struct uapi_conn *c, const char *data, size_t len,
+		    uapi_handle_fn handle, void *arg, struct uapi_buf *out)
+{
+	int ret;
+
+	if (len == 0) /* everything before was answered already */
+		return 0;
+	ret = conn_reserve(c, len);
+	if (ret)
+		return ret;
+	memcpy(c->buf + c->len, data, len);
+	c->len += len;
+	for (;;) {
+		ssize_t rlen = uapi_request_len(c->buf, c->len);
+
+		if (rlen <= 0)
+			return (int)rlen;
+		ret = answer_one(c->buf, (size_t)rlen, handle, arg, out);
+		sodium_memzero(c->buf, (size_t)rlen);
+		memmove(c->buf, c->buf + rlen, c->len - (size_t)rlen);
+		c->len -= (size_t)rlen;
+		if (ret)
+			return ret;
+	}
+}
+
 int uapi_serve_conn(int fd, uapi_handle_fn handle, void *arg)
 {
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
+	struct uapi_conn c;
+	char chunk[4096];
 	int ret = 0;
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t rlen = uapi_request_len(buf, len), n;
+	uapi_conn_init(&c);
+	while (!ret) {
+		struct uapi_buf out;
+		ssize_t n = read(fd, chunk, sizeof(chunk));
 
-		if (rlen < 0) {
-			ret = (int)rlen;
-			break;
-		}
-		if (rlen > 0) {
-			ret = serve_one(fd, buf, (size_t)rlen, handle, arg);
-			memmove(buf, buf + rlen, len - (size_t)rlen);
-			len -= (size_t)rlen;
-			if (ret)
-				break;
-			continue;
-		}
-		if (len == cap) {
-			char *nb =
-				cap < UAPI_MAX_REQUEST ? malloc(cap * 2) : NULL;
-
-			if (!nb) {
-				ret = -E2BIG;
-				break;
-			}
-			memcpy(nb, buf, len);
-			sodium_memzero(buf, cap);
-			free(buf);
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			ret = n < 0 ? -errno : 0;
 			break;
 		}
-		len += (size_t)n;
+		uapi_buf_init(&out);
+		ret = uapi_conn_input(&c, chunk, (size_t)n, handle, arg, &out);
+		/* answers to the requests before a bad one still go out */
+		if (out.len && !out.err) {
+			int wret = write_all(fd, out.data, out.len);
+
+			ret = ret ? ret : wret;
+		}
+		uapi_buf_free(&out);
 	}
-	sodium_memzero(buf, cap);
-	free(buf);
+	sodium_memzero(chunk, sizeof(chunk));
+	uapi_conn_free(&c);
 	return ret;
 }

@@ -160,14 +160,35 @@ int uapi_write_set(struct uapi_buf *b, const struct uapi_set *s);
  */
 int uapi_listen(const char *dir, const char *ifname);
 /*
- * Serve one accepted connection to completion, blocking: read requests,
- * hand each to handle() which fills the answer, write it. handle returns the
- * errno for uapi_write_end and must not call it. Returns 0 when the peer
- * closed, or -errno. The daemon may instead drive the parser from its loop.
+ * What answers a request: for a get, write the device and peers into answer
+ * (uapi_write_device/peer/allowed_ip); for a set, apply set. Return 0 or the
+ * -errno for the answer's errno= line; never call uapi_write_end. On error
+ * whatever was written is discarded.
  */
 typedef int (*uapi_handle_fn)(void *arg, enum uapi_op op,
 			      const struct uapi_set *set,
 			      struct uapi_buf *answer);
+
+/* One client connection, for an event loop: bytes in, answers out. */
+struct uapi_conn {
+	char *buf; /* unanswered bytes; may hold keys, wiped on free */
+	size_t len, cap;
+};
+void uapi_conn_init(struct uapi_conn *c);
+void uapi_conn_free(struct uapi_conn *c);
+/*
+ * Feed bytes read from the client. Each complete request is parsed, handed
+ * to handle() and its answer appended to out (the caller writes out->data,
+ * out->len to the client, then uapi_buf_free). Returns 0 to keep reading,
+ * or -EPROTO (not this protocol), -E2BIG (request past UAPI_MAX_REQUEST) or
+ * -ENOMEM: send what is in out, then close the connection.
+ */
+int uapi_conn_input(struct uapi_conn *c, const char *data, size_t len,
+		    uapi_handle_fn handle, void *arg, struct uapi_buf *out);
+/*
+ * Serve one accepted connection to completion, blocking, with
+ * uapi_conn_input. Returns 0 when the client closed, or -errno.
+ */
 int uapi_serve_conn(int fd, uapi_handle_fn handle, void *arg);
 
 #endif

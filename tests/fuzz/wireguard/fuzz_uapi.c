@@ -3,6 +3,7 @@
  * The UAPI request parser on any bytes: framing never reads past the input,
  * and what parses as a set round-trips through the writer unchanged.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,39 @@ static void round_trip(const struct uapi_set *s)
 	uapi_buf_free(&b);
 }
 
+static int handle(void *arg, enum uapi_op op, const struct uapi_set *set,
+		  struct uapi_buf *answer)
+{
+	struct uapi_device_info d = { .listen_port = 1 };
+
+	(void)arg;
+	if (op == UAPI_OP_GET)
+		return uapi_write_device(answer, &d);
+	return set->n_peers > 2 ? -ENOSPC : 0;
+}
+
+/* The same bytes through a connection, fed in two pieces. */
+static void through_conn(const char *buf, size_t size)
+{
+	size_t cut = size ? (unsigned char)buf[0] % (size + 1) : 0;
+	struct uapi_conn c;
+	struct uapi_buf out;
+	int ret;
+
+	uapi_conn_init(&c);
+	uapi_buf_init(&out);
+	ret = uapi_conn_input(&c, buf, cut, handle, NULL, &out);
+	if (ret == 0)
+		ret = uapi_conn_input(&c, buf + cut, size - cut, handle, NULL,
+				      &out);
+	/* every answer ends in an errno line and the blank line */
+	if (out.len && (out.len < strlen("errno=0\n\n") ||
+			memcmp(out.data + out.len - 2, "\n\n", 2) != 0))
+		abort();
+	uapi_buf_free(&out);
+	uapi_conn_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* an exact-size copy, so that ASan sees any read past the end */
@@ -71,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			round_trip(s);
 		uapi_set_free(s);
 	}
+	through_conn(buf, size);
 	free(buf);
 	return 0;
 }

@@ -404,6 +404,62 @@ static void test_serve_socketpair(void **state)
 	assert_int_equal(calls, 3); /* the bad request never reached it */
 }
 
+static void test_conn_incremental(void **state)
+{
+	const char *in = "get=1\n\nset=1\nlisten_port=13\n\n";
+	struct uapi_conn c;
+	struct uapi_buf out;
+	int calls = 0;
+	char *big;
+
+	/* one byte at a time: each answer exactly when its request ends */
+	uapi_conn_init(&c);
+	uapi_buf_init(&out);
+	assert_int_equal(uapi_conn_input(&c, "", 0, fake_handle, &calls, &out),
+			 0);
+	for (size_t i = 0; i < strlen(in); i++) {
+		assert_int_equal(uapi_conn_input(&c, in + i, 1, fake_handle,
+						 &calls, &out),
+				 0);
+		if (i == 6)
+			assert_string_equal(out.data,
+					    "listen_port=7\nerrno=0\n\n");
+		if (i < 6)
+			assert_int_equal(out.len, 0);
+	}
+	assert_string_equal(out.data,
+			    "listen_port=7\nerrno=0\n\nerrno=-98\n\n");
+	assert_int_equal(c.len, 0);
+	uapi_buf_free(&out);
+	/* not the protocol: the answers before it stay, then hang up */
+	uapi_buf_init(&out);
+	assert_int_equal(uapi_conn_input(&c, "get=1\n\nhello\n\nget=1\n\n", 21,
+					 fake_handle, &calls, &out),
+			 -EPROTO);
+	assert_string_equal(out.data, "listen_port=7\nerrno=0\n\n");
+	uapi_buf_free(&out);
+	uapi_conn_free(&c);
+	/* a request that never ends is refused at the cap */
+	uapi_conn_init(&c);
+	uapi_buf_init(&out);
+	big = malloc(1 << 20);
+	assert_non_null(big);
+	memset(big, 'a', 1 << 20);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(uapi_conn_input(&c, big, 1 << 20, fake_handle,
+						 &calls, &out),
+				 0);
+	assert_int_equal(
+		uapi_conn_input(&c, big, 1 << 20, fake_handle, &calls, &out),
+		-E2BIG);
+	assert_int_equal(out.len, 0);
+	free(big);
+	uapi_buf_free(&out);
+	uapi_conn_free(&c);
+	/* get, set, get: nothing after the hang-up was handled */
+	assert_int_equal(calls, 3);
+}
+
 static void test_listen(void **state)
 {
 	char dir[] = "/tmp/icemesh-uapi-XXXXXX", path[64];
@@ -443,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_write_get),
 		cmocka_unit_test(test_set_round_trip),
 		cmocka_unit_test(test_serve_socketpair),
+		cmocka_unit_test(test_conn_incremental),
 		cmocka_unit_test(test_listen),
 	};
 
