@@ -21,7 +21,7 @@ struct netlink {
 	struct mnl_socket *sock;
 	unsigned portid;
 	unsigned seq;
-	char buf[NL_BUF_SIZE];
+	_Alignas(struct nlmsghdr) char buf[NL_BUF_SIZE];
 };
 
 struct netlink_watch {
@@ -29,7 +29,7 @@ struct netlink_watch {
 	netlink_event_fn fn;
 	void *arg;
 	unsigned bad;
-	char buf[NL_BUF_SIZE];
+	_Alignas(struct nlmsghdr) char buf[NL_BUF_SIZE];
 };
 
 int netlink_open(struct netlink **out)
@@ -101,7 +101,7 @@ static int family_len(int family)
 static int link_change(struct netlink *nl, unsigned ifindex, unsigned flags,
 		       unsigned change, unsigned mtu)
 {
-	char buf[256];
+	_Alignas(struct nlmsghdr) char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
 
@@ -132,7 +132,7 @@ static int addr_msg(struct netlink *nl, uint16_t type, uint16_t flags,
 		    unsigned ifindex, int family, const void *addr,
 		    uint8_t prefixlen)
 {
-	char buf[256];
+	_Alignas(struct nlmsghdr) char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifaddrmsg *ifa;
 	int alen = family_len(family);
@@ -170,7 +170,7 @@ static int route_msg(struct netlink *nl, uint16_t type, uint16_t flags,
 		     unsigned ifindex, int family, const void *dst,
 		     uint8_t prefixlen, uint32_t metric)
 {
-	char buf[256];
+	_Alignas(struct nlmsghdr) char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rtm;
 	int alen = family_len(family);
