@@ -50,6 +50,7 @@ struct base {
 	union sockaddr_any addr;
 	uint16_t local_pref;
 	bool relay;
+	bool gone; /* removed; its slot is reclaimed at the next restart */
 	int local; /* index of its host/relay local candidate */
 };
 
@@ -197,7 +198,7 @@ static bool same_foundation(const struct ice_agent *a, const struct pair *x,
 static int find_base(const struct ice_agent *a, const union sockaddr_any *addr)
 {
 	for (size_t i = 0; i < a->n_bases; i++) {
-		if (addr_equal(&a->bases[i].addr, addr))
+		if (!a->bases[i].gone && addr_equal(&a->bases[i].addr, addr))
 			return (int)i;
 	}
 	return -1;
@@ -481,8 +482,10 @@ static int add_pair(struct ice_agent *a, int local, int remote)
 /* Pair a new remote with every base, or a new base with every remote. */
 static void pair_remote(struct ice_agent *a, int remote)
 {
-	for (size_t b = 0; b < a->n_bases; b++)
-		add_pair(a, a->bases[b].local, remote);
+	for (size_t b = 0; b < a->n_bases; b++) {
+		if (!a->bases[b].gone)
+			add_pair(a, a->bases[b].local, remote);
+	}
 }
 
 static void pair_base(struct ice_agent *a, int base)
@@ -740,7 +743,7 @@ static void start_srflx(struct ice_agent *a, uint64_t now)
 {
 	a->n_srflx = 0;
 	for (size_t b = 0; b < a->n_bases; b++) {
-		if (a->bases[b].relay)
+		if (a->bases[b].relay || a->bases[b].gone)
 			continue;
 		for (size_t s = 0; s < a->cfg.n_stun_servers; s++) {
 			struct srflx *x = &a->srflx[a->n_srflx];
@@ -1244,24 +1247,36 @@ static void fail_if_done(struct ice_agent *a)
 	emit(a, &ev);
 }
 
-static void consent_lost(struct ice_agent *a, uint64_t now)
+static void kill_pair(struct pair *p, const char *why)
+{
+	p->valid = false;
+	p->nominated = false;
+	p->peer_nominated = false;
+	p->use_cand = false;
+	p->tx.active = false;
+	p->trig_seq = 0;
+	p->state = PAIR_FAILED;
+	p->why = why;
+}
+
+/*
+ * The selected pair is gone (consent expired, or its local address was
+ * removed): report it, then fall back to the other valid pairs.
+ */
+static void lose_selected(struct ice_agent *a, uint64_t now, const char *why,
+			  const char *reason)
 {
 	struct ice_pair_info info;
 	struct ice_event ev = { .type = ICE_EVENT_CONSENT_LOST };
 	struct pair *p = &a->pairs[a->selected];
 
 	pair_info(a, p, &info);
-	p->valid = false;
-	p->nominated = false;
-	p->peer_nominated = false;
-	p->use_cand = false;
-	p->tx.active = false;
-	p->state = PAIR_FAILED;
-	p->why = "consent expired";
+	kill_pair(p, why);
 	a->selected = -1;
+	a->next_recheck = 0;
 	a->state = ICE_STATE_CHECKING;
 	ev.pair = &info;
-	ev.reason = "no authenticated response within the consent timeout";
+	ev.reason = reason;
 	emit(a, &ev);
 	/* Fall back: check the other valid pairs again and nominate anew. */
 	for (int i = 0; i < ICE_MAX_PAIRS; i++) {
@@ -1277,6 +1292,41 @@ static void consent_lost(struct ice_agent *a, uint64_t now)
 		}
 	}
 	fail_if_done(a);
+}
+
+static void consent_lost(struct ice_agent *a, uint64_t now)
+{
+	lose_selected(a, now, "consent expired",
+		      "no authenticated response within the consent timeout");
+}
+
+int ice_agent_remove_host(struct ice_agent *a, const union sockaddr_any *addr,
+			  uint64_t now)
+{
+	int b = find_base(a, addr);
+
+	if (b < 0)
+		return -ENOENT;
+	a->bases[b].gone = true;
+	for (size_t i = 0; i < a->n_srflx; i++) {
+		if (a->srflx[i].base == b && !a->srflx[i].done) {
+			a->srflx[i].tx.active = false;
+			a->srflx[i].done = true;
+		}
+	}
+	if (a->selected >= 0 &&
+	    a->locals[a->pairs[a->selected].local].base == b)
+		lose_selected(a, now, "local address removed",
+			      "the selected pair's local address was removed");
+	for (int i = 0; i < ICE_MAX_PAIRS; i++) {
+		struct pair *p = &a->pairs[i];
+
+		if (p->used && a->locals[p->local].base == b)
+			kill_pair(p, "local address removed");
+	}
+	check_gathering_done(a);
+	fail_if_done(a);
+	return 0;
 }
 
 /*
@@ -1505,6 +1555,43 @@ void ice_agent_destroy(struct ice_agent *a)
 	free(a);
 }
 
+/*
+ * At restart (no pairs): drop removed bases with their candidates and
+ * srflx transactions, and learned prflx locals; renumber what stays.
+ */
+static void compact(struct ice_agent *a)
+{
+	int map[ICE_MAX_BASES];
+	size_t nb = 0, nl = 0, ns = 0;
+
+	for (size_t b = 0; b < a->n_bases; b++) {
+		map[b] = a->bases[b].gone ? -1 : (int)nb;
+		if (!a->bases[b].gone)
+			a->bases[nb++] = a->bases[b];
+	}
+	for (size_t i = 0; i < a->n_locals; i++) {
+		struct local l = a->locals[i];
+
+		if (l.c.type == ICE_CAND_PRFLX || map[l.base] < 0)
+			continue;
+		l.base = map[l.base];
+		a->locals[nl++] = l;
+	}
+	for (size_t i = 0; i < a->n_srflx; i++) {
+		struct srflx x = a->srflx[i];
+
+		if (map[x.base] < 0)
+			continue;
+		x.base = map[x.base];
+		a->srflx[ns++] = x;
+	}
+	a->n_bases = nb;
+	a->n_locals = nl;
+	a->n_srflx = ns;
+	for (size_t b = 0; b < a->n_bases; b++)
+		a->bases[b].local = find_local(a, &a->bases[b].addr);
+}
+
 int ice_agent_restart(struct ice_agent *a, uint64_t now)
 {
 	if (!a->started)
@@ -1527,15 +1614,7 @@ int ice_agent_restart(struct ice_agent *a, uint64_t now)
 	a->selected = -1;
 	a->nominate_at = 0;
 	a->state = ICE_STATE_CHECKING;
-	/* Drop learned prflx locals; report the rest under the new creds. */
-	for (size_t i = 0; i < a->n_locals;) {
-		if (a->locals[i].c.type == ICE_CAND_PRFLX)
-			a->locals[i] = a->locals[--a->n_locals];
-		else
-			i++;
-	}
-	for (size_t b = 0; b < a->n_bases; b++)
-		a->bases[b].local = find_local(a, &a->bases[b].addr);
+	compact(a);
 	a->st.local = (uint32_t)a->n_locals;
 	for (size_t i = 0; i < a->n_locals; i++)
 		report_local(a, (int)i);

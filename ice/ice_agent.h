@@ -180,6 +180,16 @@ int ice_agent_add_relay(struct ice_agent *a, const union sockaddr_any *relayed,
 			const union sockaddr_any *mapped, uint64_t now);
 
 /*
+ * A local address went away (netlink): its pairs fail at once; if the
+ * selected pair used it, ICE_EVENT_CONSENT_LOST is reported (reason says
+ * why) and the other valid pairs are checked again. Its slot is reclaimed
+ * at the next ice_agent_restart, which is what should follow. Returns 0 or
+ * -ENOENT.
+ */
+int ice_agent_remove_host(struct ice_agent *a, const union sockaddr_any *addr,
+			  uint64_t now);
+
+/*
  * Begin: report host candidates, ask each STUN server for each base of its
  * family (srflx), and start checking as remote candidates arrive.
  * -EALREADY when started.

@@ -821,6 +821,66 @@ static void test_consent_loss_falls_back(void **state)
 	fakenet_free(&n);
 }
 
+static void test_remove_host_then_restart(void **state)
+{
+	static const char *const h0[] = { "10.0.0.1:5000", "10.0.0.3:5000" };
+	struct ice_agent_config c0 = cfg_role(ICE_ROLE_CONTROLLING, 0);
+	struct ice_agent_config c1 = cfg_role(ICE_ROLE_CONTROLLED, 0);
+	const char *h1 = "10.0.0.2:6000";
+	struct ice_agent *a0, *a1;
+	struct fakenet n;
+	uint8_t junk[20] = { 0 };
+	uint64_t t;
+
+	fakenet_init(&n);
+	n.nodes[1].lan = 0;
+	assert_int_equal(fakenet_add_agent(&n, 0, &c0, h0, 2), 0);
+	assert_int_equal(fakenet_add_agent(&n, 1, &c1, &h1, 1), 0);
+	a0 = n.nodes[0].agent;
+	a1 = n.nodes[1].agent;
+	fakenet_exchange_credentials(&n);
+	fakenet_start(&n);
+	assert_true(fakenet_run(&n, n.now + 5000, fakenet_both_selected, NULL));
+	fakenet_run_until(&n, n.now + 200);
+	assert_true(
+		addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[0]));
+
+	/* The preferred address goes away: reported at once, not in 30 s. */
+	t = n.now;
+	assert_int_equal(ice_agent_remove_host(a0, &n.nodes[0].hosts[0], t), 0);
+	assert_int_equal(n.nodes[0].n_consent_lost, 1);
+	assert_int_equal(ice_agent_remove_host(a0, &n.nodes[0].hosts[0], t),
+			 -ENOENT);
+	junk[4] = 0x21, junk[5] = 0x12, junk[6] = 0xa4, junk[7] = 0x42;
+	assert_int_equal(ice_agent_recv(a0, &n.nodes[0].hosts[0],
+					&n.nodes[1].hosts[0], junk,
+					sizeof(junk), t),
+			 -ENOENT);
+	n.nodes[0].hosts[0] = fakenet_addr("10.0.0.99:1"); /* unreachable */
+	fakenet_run_until(&n, t + 300);
+	assert_int_equal(n.nodes[0].n_selected, 2);
+	assert_true(
+		addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[1]));
+	assert_int_equal(ice_agent_state(a0), ICE_STATE_CONNECTED);
+
+	/* Restart: only the remaining address is reported and used. */
+	unsigned before = n.nodes[0].n_candidates;
+	assert_int_equal(ice_agent_restart(a0, n.now), 0);
+	assert_int_equal(ice_agent_restart(a1, n.now), 0);
+	assert_int_equal(n.nodes[0].n_candidates, before + 1);
+	fakenet_exchange_credentials(&n);
+	assert_true(fakenet_run(&n, n.now + 1000, fakenet_both_selected, NULL));
+	fakenet_run_until(&n, n.now + 1000);
+	assert_int_equal(n.nodes[0].n_selected, 3);
+	assert_true(
+		addr_equal(&n.nodes[0].selected.base, &n.nodes[0].hosts[1]));
+	struct ice_stats st;
+	ice_agent_get_stats(a0, &st);
+	assert_int_equal(st.local, 1);
+	assert_int_equal(st.pairs, 1);
+	fakenet_free(&n);
+}
+
 static void test_foundation_freezing(void **state)
 {
 	static const char *const h0[] = { "10.0.0.1:5000", "10.0.0.1:5001" };
@@ -1035,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_relay_then_direct),
 		cmocka_unit_test(test_relay_recheck_after_failure),
 		cmocka_unit_test(test_consent_loss_falls_back),
+		cmocka_unit_test(test_remove_host_then_restart),
 		cmocka_unit_test(test_foundation_freezing),
 		cmocka_unit_test(test_no_failure_before_end_of_candidates),
 		cmocka_unit_test(test_prflx_learned),
