@@ -1,0 +1,414 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The packages as a person gets them (issue 7): built by `make deb`, checked
+# on this host, then installed with apt into a clean Debian 12 root and purged.
+#
+#   host                                     $WORK/root (chroot, minbase bookworm)
+#   ----                                     -----------------------------------
+#   make deb -> icemesh_V_A.deb  ---------->  apt-get install ./*.deb (deps from
+#               icemesh-coord_V_A.deb          the Debian mirror of this host's
+#   lintian: no E:                             apt sources, nothing else)
+#   man --warnings: silent                     files, units, users, completion
+#   every --help option in man + completion    icemesh/icemesh-coord/icemeshd --help
+#   make install PREFIX=stage; analyze verify  icemesh-coord init + serve on
+#     + security scores; make uninstall          127.0.0.1, /v1/health from here
+#   bash completion answers                    systemd-analyze verify (packaged)
+#                                              apt-get purge: file list and
+#                                                passwd/group as before install
+#
+# The minbase root is cached as a tarball in $BUILD/pkgtest/ (one debootstrap,
+# about 40 s; later runs unpack it). /proc is the only mount inside the root,
+# and it is unmounted on every exit path.
+set -eu
+umask 022
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$top/build}
+BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd)
+SUITE=bookworm
+ARCH=$(dpkg --print-architecture)
+CACHE=$BUILD/pkgtest/debian12-minbase-$ARCH.tar
+WORK=$(mktemp -d /tmp/icemesh-test-pkg.XXXXXX)
+ROOT=$WORK/root
+STAGE=$WORK/stage
+SERVE_PID=
+failures=0
+checks=0
+
+log() { echo "test_packaging: $*"; }
+cleanup() {
+	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
+		kill "$SERVE_PID" 2>/dev/null || true
+		wait "$SERVE_PID" 2>/dev/null || true
+	fi
+	if mountpoint -q "$ROOT/proc" 2>/dev/null; then
+		umount "$ROOT/proc" || umount -l "$ROOT/proc" || true
+	fi
+	# never delete through a mount that is still there
+	if ! grep -q " $WORK/" /proc/self/mounts; then
+		rm -rf "$WORK"
+	else
+		log "left $WORK: something is still mounted under it"
+	fi
+}
+trap cleanup EXIT
+trap 'log "FAIL line $LINENO: $BASH_COMMAND"' ERR
+die() {
+	log "FAIL $*"
+	exit 1
+}
+pass() { checks=$((checks + 1)); }
+fail() {
+	log "FAIL $*"
+	checks=$((checks + 1))
+	failures=$((failures + 1))
+}
+check() { # DESCRIPTION CMD...
+	local what=$1
+	shift
+	if "$@" >/dev/null; then pass; else fail "$what"; fi
+}
+in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+
+# The Debian mirror this host's apt uses for $SUITE (deb822 or one-line form).
+mirror() {
+	local m=""
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		m=$(awk 'BEGIN { RS = "" } /Suites:[^\n]*'"$SUITE"'([ \n]|$)/ {
+			if (match($0, /URIs: *[^ \n]+/)) {
+				s = substr($0, RSTART, RLENGTH); sub(/URIs: */, "", s)
+				print s; exit } }' /etc/apt/sources.list.d/debian.sources)
+	fi
+	if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
+		m=$(awk '$1 == "deb" && $3 == "'"$SUITE"'" { print $2; exit }' /etc/apt/sources.list)
+	fi
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+need_tools() {
+	local missing="" t
+	for t in lintian:lintian debootstrap:debootstrap systemd-analyze:systemd \
+		man:man-db /usr/share/bash-completion/bash_completion:bash-completion; do
+		case ${t%%:*} in
+		/*) [ -e "${t%%:*}" ] || missing="$missing ${t#*:}" ;;
+		*) command -v "${t%%:*}" >/dev/null || missing="$missing ${t#*:}" ;;
+		esac
+	done
+	if [ -n "$missing" ]; then
+		log "installing what this test uses:$missing"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $missing >/dev/null ||
+			die "cannot install$missing"
+	fi
+}
+
+# ------------------------------------------------------------ host side
+build_debs() {
+	make -C "$top" --no-print-directory BUILD="$BUILD" deb ||
+		die "make deb failed"
+	VERSION=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' "$top/packaging/debian/changelog")
+	DEB_NODE=$BUILD/icemesh_${VERSION}_$ARCH.deb
+	DEB_COORD=$BUILD/icemesh-coord_${VERSION}_$ARCH.deb
+	[ -f "$DEB_NODE" ] && [ -f "$DEB_COORD" ] || die "make deb made no packages"
+	check "node package Recommends nothing, coordinator Recommends coturn" \
+		test "$(dpkg-deb -f "$DEB_COORD" Recommends)" = coturn
+	local dep
+	for dep in libuv1 libsodium23 libmnl0 libjansson4 libssl3 libc6; do
+		check "icemesh Depends on $dep" \
+			grep -q "\b$dep\b" <<<"$(dpkg-deb -f "$DEB_NODE" Depends)"
+	done
+	for dep in libmicrohttpd12 libsqlite3-0 libsodium23 libjansson4 libssl3; do
+		check "icemesh-coord Depends on $dep" \
+			grep -q "\b$dep\b" <<<"$(dpkg-deb -f "$DEB_COORD" Depends)"
+	done
+}
+
+run_lintian() {
+	local out
+	out=$(lintian --pedantic "$DEB_NODE" "$DEB_COORD" 2>&1 | grep -v 'running with root privileges' || true)
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/  lintian: /'
+	check "lintian reports no error" test -z "$(grep '^E:' <<<"$out")"
+}
+
+check_man() {
+	local page warn
+	for page in "$top"/packaging/man/*.8; do
+		warn=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
+		[ -z "$warn" ] || printf '%s\n' "$warn" | sed "s|^|  $(basename "$page"): |"
+		check "man --warnings is silent for $(basename "$page")" test -z "$warn"
+	done
+}
+
+# Every long option a program's --help names is in its man page (and, for
+# icemesh and icemesh-coord, in its completion).
+check_options_documented() { # PROGRAM MANPAGE COMPLETION-OR-EMPTY HELP-ARGS...
+	local prog=$1 man=$2 comp=$3 opt help text
+	shift 3
+	help=$("$BUILD/$prog" "$@" 2>&1 || true)
+	text=$(sed 's/\\-/-/g' "$top/packaging/man/$man")
+	for opt in $(grep -o -- '--[a-z][a-z0-9-]*' <<<"$help" | sort -u); do
+		check "$man documents $opt" grep -q -- "$opt" <<<"$text"
+		[ -z "$comp" ] ||
+			check "completion/$comp offers $opt" \
+				grep -q -- "$opt" "$top/packaging/completion/$comp"
+	done
+}
+
+# make install into a stage, systemd-analyze there, make uninstall.
+check_install_verify() {
+	local vars="BUILD=$BUILD PREFIX=$STAGE/usr unitdir=$STAGE/lib/systemd/system"
+	local u score limit left
+	# shellcheck disable=SC2086
+	make -C "$top" --no-print-directory $vars install >/dev/null ||
+		die "make install failed"
+	for f in usr/bin/icemesh usr/sbin/icemesh-coord usr/share/man/man8/icemesh.8 \
+		usr/share/man/man8/icemesh-coord.8 usr/share/man/man8/icemeshd.8 \
+		usr/share/bash-completion/completions/icemesh \
+		usr/share/bash-completion/completions/icemesh-coord \
+		usr/lib/sysusers.d/icemesh.conf usr/lib/sysusers.d/icemesh-coord.conf \
+		usr/lib/tmpfiles.d/icemesh-coord.conf lib/systemd/system/icemeshd.service \
+		lib/systemd/system/icemesh-coord.service; do
+		check "make install puts $f" test -e "$STAGE/$f"
+	done
+	check "the installed unit runs the installed program" \
+		grep -qx "ExecStart=$STAGE/usr/sbin/icemesh-coord serve --state-dir /var/lib/icemesh-coord" \
+		"$STAGE/lib/systemd/system/icemesh-coord.service"
+	# icemeshd.service needs icemeshd: a tree without daemon/ has no node unit to run
+	for u in icemeshd icemesh-coord; do
+		if [ ! -x "$STAGE/usr/sbin/$u" ]; then
+			fail "$u was not built"
+			continue
+		fi
+		check "systemd-analyze verify $u.service" env MANPATH="$STAGE/usr/share/man" \
+			systemd-analyze verify "$STAGE/lib/systemd/system/$u.service"
+		score=$(systemd-analyze security --offline=yes --no-pager \
+			"$STAGE/lib/systemd/system/$u.service" 2>/dev/null |
+			sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+		# the scores docs/packaging.md states: a change that raises one fails here
+		limit=$([ "$u" = icemeshd ] && echo 2.0 || echo 1.1)
+		log "systemd-analyze security $u.service: ${score:-?} (stated: $limit)"
+		check "$u.service exposure ${score:-?} <= $limit" \
+			awk -v s="${score:-99}" -v l="$limit" 'BEGIN { exit !(s <= l) }'
+	done
+	# shellcheck disable=SC2086
+	make -C "$top" --no-print-directory $vars uninstall >/dev/null ||
+		die "make uninstall failed"
+	left=$(find "$STAGE" -mindepth 1 2>/dev/null | head -5)
+	[ -z "$left" ] || printf '  left: %s\n' $left
+	check "make uninstall leaves the stage empty" test -z "$left"
+}
+
+# What bash offers after the words given (the last one is being completed).
+complete_words() { # SCRIPT FUNCTION WORD...
+	local script=$1 fn=$2
+	shift 2
+	bash -c '
+		source /usr/share/bash-completion/bash_completion
+		source "$1"; fn=$2; shift 2
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+		"$fn" "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+		printf "%s\n" "${COMPREPLY[@]}" | LC_ALL=C sort | tr "\n" " "' \
+		_ "$script" "$fn" "$@"
+}
+
+check_completion() {
+	local c=$top/packaging/completion got
+	while IFS='|' read -r script fn words want; do
+		# "WORDS+": the last word is being completed; else a new, empty one
+		# shellcheck disable=SC2086
+		if [ "${words: -1}" = "+" ]; then
+			got=$(complete_words "$c/$script" "$fn" ${words%+})
+		else
+			got=$(complete_words "$c/$script" "$fn" $words "")
+		fi
+		check "completion '$words' -> '$want' (got '$got')" test "$got" = "$want "
+	done <<'EOF'
+icemesh|_icemesh|icemesh|down help netcheck ping status up why
+icemesh|_icemesh|icemesh help|down netcheck ping status up why
+icemesh|_icemesh|icemesh up --c+|--ca-file --coordinator --coordinator-pin
+icemesh|_icemesh|icemesh ping p1 -+|--count --help --json --socket --timeout -c
+icemesh|_icemesh|icemesh up -+|--auth-key --auth-key-file --ca-file --coordinator --coordinator-pin --help --hostname --json --socket --timeout
+icemesh|_icemesh|icemesh --json status -+|--help --json --socket --timeout
+icemesh-coord|_icemesh_coord|icemesh-coord|authkey help init nodes serve
+icemesh-coord|_icemesh_coord|icemesh-coord nodes|list remove rename
+icemesh-coord|_icemesh_coord|icemesh-coord authkey|create
+icemesh-coord|_icemesh_coord|icemesh-coord serve --state-dir /x --l+|--listen --log-level
+icemesh-coord|_icemesh_coord|icemesh-coord serve --log-level|debug error info warn
+icemesh-coord|_icemesh_coord|icemesh-coord serve -+|--cert --help --insecure-http --key --listen --log-level --max-connections --max-per-ip --state-dir
+icemesh-coord|_icemesh_coord|icemesh-coord init -+|--help --ipv4-prefix --ipv6-prefix --log-level --state-dir --stun --turn --turn-secret --turn-ttl
+icemesh-coord|_icemesh_coord|icemesh-coord authkey create -+|--ephemeral --expiry --help --log-level --reusable --state-dir
+icemesh-coord|_icemesh_coord|icemesh-coord nodes list -+|--help --json --log-level --state-dir
+EOF
+}
+
+# ------------------------------------------------------------ the clean root
+make_root() {
+	mkdir -p "$ROOT"
+	if [ -f "$CACHE" ]; then
+		log "clean $SUITE root from the cache $CACHE"
+		tar -C "$ROOT" -xf "$CACHE" || die "cannot unpack $CACHE"
+		return
+	fi
+	local m
+	m=$(mirror)
+	log "debootstrap --variant=minbase $SUITE from $m (cached for next time)"
+	debootstrap --variant=minbase "$SUITE" "$ROOT" "$m" >"$WORK/debootstrap.log" 2>&1 ||
+		{ tail -20 "$WORK/debootstrap.log"; die "debootstrap failed"; }
+	in_root apt-get clean
+	mkdir -p "$(dirname "$CACHE")"
+	tar -C "$ROOT" -cf "$CACHE.tmp" . && mv -f "$CACHE.tmp" "$CACHE"
+}
+
+# Every path with its type, mode and owner, and a checksum of every file in
+# /etc; what apt and dpkg keep about themselves is left out.
+snapshot() {
+	(cd "$ROOT" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev \
+		-o -path ./tmp -o -path ./var/lib/dpkg -o -path ./var/lib/apt \
+		-o -path ./var/cache -o -path ./var/log -o -path ./run \) -prune \
+		-o -printf '%p %y %m %U %G\n' | sort
+	 find ./etc -xdev -type f ! -name '*-' ! -name ld.so.cache -print0 |
+		sort -z | xargs -0 md5sum)
+}
+
+in_chroot_tests() {
+	mount -t proc proc "$ROOT/proc"
+	cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+	in_root apt-get update -q >/dev/null || die "apt-get update in the root failed"
+	mkdir -p "$ROOT/tmp/debs"
+	cp "$DEB_NODE" "$DEB_COORD" "$ROOT/tmp/debs/"
+	local debs="/tmp/debs/${DEB_NODE##*/} /tmp/debs/${DEB_COORD##*/}"
+
+	# What apt pulls in for our packages, installed first, so that the
+	# snapshot before ours holds them and purge is judged on ours alone.
+	local deps
+	deps=$(in_root apt-get install -s --no-install-recommends $debs |
+		awk '$1 == "Inst" && $2 != "icemesh" && $2 != "icemesh-coord" { print $2 }')
+	[ -n "$deps" ] || die "apt resolved no dependency for the packages"
+	log "apt resolves: $(echo $deps | tr '\n' ' ')"
+	# shellcheck disable=SC2086
+	in_root apt-get install -y -q --no-install-recommends $deps >"$WORK/deps.log" 2>&1 ||
+		{ tail -20 "$WORK/deps.log"; die "installing the dependencies failed"; }
+	snapshot >"$WORK/before"
+
+	# shellcheck disable=SC2086
+	in_root apt-get install -y -q --no-install-recommends $debs \
+		>"$WORK/install.log" 2>&1 ||
+		{ tail -30 "$WORK/install.log"; die "apt-get install of the packages failed"; }
+	pass
+
+	local f
+	for f in /usr/bin/icemesh /usr/sbin/icemeshd /usr/sbin/icemesh-coord \
+		/lib/systemd/system/icemeshd.service /lib/systemd/system/icemesh-coord.service \
+		/usr/share/man/man8/icemesh.8.gz /usr/share/man/man8/icemeshd.8.gz \
+		/usr/share/man/man8/icemesh-coord.8.gz \
+		/usr/share/bash-completion/completions/icemesh \
+		/usr/share/bash-completion/completions/icemesh-coord \
+		/usr/lib/sysusers.d/icemesh.conf /usr/lib/sysusers.d/icemesh-coord.conf \
+		/usr/lib/tmpfiles.d/icemesh-coord.conf \
+		/usr/share/doc/icemesh/copyright /usr/share/doc/icemesh-coord/copyright; do
+		check "installed: $f" test -e "$ROOT$f"
+	done
+	for f in icemeshd icemesh-coord; do
+		check "$f.service enabled (multi-user.target.wants)" \
+			test "$(readlink "$ROOT/etc/systemd/system/multi-user.target.wants/$f.service")" \
+			= "/lib/systemd/system/$f.service"
+	done
+	check "group icemesh exists" in_root getent group icemesh
+	check "user icemesh-coord exists, no login shell" \
+		test "$(in_root getent passwd icemesh-coord | cut -d: -f6,7)" \
+		= /var/lib/icemesh-coord:/usr/sbin/nologin
+	check "/var/lib/icemesh-coord is 0700 icemesh-coord" \
+		test "$(in_root stat -c '%a %U' /var/lib/icemesh-coord)" = "700 icemesh-coord"
+
+	local out
+	out=$(in_root icemesh --help) && pass || fail "icemesh --help in the root"
+	check "icemesh --help prints the usage" grep -q '^usage: icemesh ' <<<"$out"
+	out=$(in_root icemesh-coord --help) && pass || fail "icemesh-coord --help in the root"
+	check "icemesh-coord --help prints the usage" grep -q '^usage: icemesh-coord ' <<<"$out"
+	out=$(in_root icemeshd --help) && pass || fail "icemeshd --help in the root"
+	check "icemeshd --help prints the usage" grep -q '^usage: icemeshd ' <<<"$out"
+	local rc=0
+	in_root icemesh status >/dev/null 2>&1 || rc=$?
+	check "icemesh status without icemeshd exits 3 (got $rc)" test "$rc" = 3
+
+	# The packaged units, verified by the root's own systemd (installed as a
+	# dependency); Documentation= was checked on the host (man-db is not here).
+	for f in icemeshd icemesh-coord; do
+		check "systemd-analyze verify $f.service inside the root" \
+			in_root systemd-analyze verify --man=no "/lib/systemd/system/$f.service"
+	done
+
+	coordinator_in_root
+
+	# what icemeshd's mesh mode will keep (its node key): purge must take it
+	mkdir -p "$ROOT/var/lib/icemesh"
+	head -c 32 /dev/urandom >"$ROOT/var/lib/icemesh/node.key"
+
+	in_root apt-get purge -y -q icemesh icemesh-coord >"$WORK/purge.log" 2>&1 ||
+		{ tail -30 "$WORK/purge.log"; die "apt-get purge failed"; }
+	snapshot >"$WORK/after"
+	if ! diff -u "$WORK/before" "$WORK/after" >"$WORK/purge.diff"; then
+		sed 's/^/  /' "$WORK/purge.diff" | head -40
+		fail "purge left the root different from before the install"
+	else
+		pass
+	fi
+	check "purge removed the icemesh-coord user" bash -c "! chroot '$ROOT' getent passwd icemesh-coord"
+	check "purge removed the icemesh group" bash -c "! chroot '$ROOT' getent group icemesh"
+}
+
+# The installed coordinator, as its own user: init, a key, then serve on a
+# loopback port and answer /v1/health to curl on the host (same network).
+coordinator_in_root() {
+	local out port deadline
+	out=$(in_root runuser -u icemesh-coord -- icemesh-coord init --log-level warn) ||
+		{ fail "icemesh-coord init as icemesh-coord"; return; }
+	check "init prints the certificate pin" grep -q '^certificate pin sha256//' <<<"$out"
+	check "init made coord.db owned by icemesh-coord" \
+		test "$(in_root stat -c %U /var/lib/icemesh-coord/coord.db)" = icemesh-coord
+	out=$(in_root runuser -u icemesh-coord -- icemesh-coord authkey create --reusable)
+	check "authkey create prints an imk_ key" grep -qE '^imk_[A-Za-z0-9_-]{43}$' <<<"$out"
+
+	chroot "$ROOT" runuser -u icemesh-coord -- icemesh-coord serve \
+		--listen 127.0.0.1:0 --log-level warn >"$WORK/serve.out" 2>&1 &
+	SERVE_PID=$!
+	deadline=$((SECONDS + 10))
+	port=""
+	while [ -z "$port" ] && [ $SECONDS -lt $deadline ] && kill -0 $SERVE_PID 2>/dev/null; do
+		port=$(sed -n 's|^icemesh-coord listening on https://127.0.0.1:\([0-9]*\)$|\1|p' \
+			"$WORK/serve.out" 2>/dev/null || true)
+		[ -n "$port" ] || sleep 0.1
+	done
+	if [ -z "$port" ]; then
+		cat "$WORK/serve.out"
+		fail "the installed icemesh-coord did not start serving"
+	else
+		out=$(curl -sk -m 5 "https://127.0.0.1:$port/v1/health" || true)
+		check "the installed coordinator answers /v1/health ($out)" \
+			test "$out" = '{"status":"ok","api":1}'
+	fi
+	kill "$SERVE_PID" 2>/dev/null || true
+	wait "$SERVE_PID" 2>/dev/null || true
+	SERVE_PID=
+}
+
+# ------------------------------------------------------------ main
+[ "$(id -u)" = 0 ] || die "needs root (chroot, mount)"
+start=$SECONDS
+need_tools
+build_debs
+run_lintian
+check_man
+check_options_documented icemesh icemesh.8 icemesh --help
+check_options_documented icemesh icemesh.8 icemesh up --help
+check_options_documented icemesh icemesh.8 icemesh ping --help
+check_options_documented icemesh-coord icemesh-coord.8 icemesh-coord --help
+check_options_documented icemeshd icemeshd.8 "" --help
+check_install_verify
+check_completion
+make_root
+in_chroot_tests
+log "$checks checks, $failures failed, $((SECONDS - start)) s"
+[ "$failures" -eq 0 ]
