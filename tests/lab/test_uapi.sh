@@ -10,7 +10,7 @@
 # wg set / setconf / show / showconf must work on it exactly as on
 # wireguard-go: keys, listen port, fwmark, peers with preshared key, IPv4
 # and IPv6 endpoints (link-local with scope too), keepalive, allowed IPs (replaced, moved between
-# peers), peer removal, replace_peers, latest handshake and transfer
+# peers), peer removal, replace_peers, syncconf, latest handshake and transfer
 # counters, and an error answered by the server reported by wg.
 set -eu
 umask 077
@@ -130,8 +130,26 @@ $P3$T(none)${T}203.0.113.9:51820${T}0.0.0.0/0,::/0$T$HS${T}12345${T}67890${T}off
 EOT
 wg show "$NAME" dump >"$DIR/got" || true
 check "state after setconf (fwmark reset too)" same "$DIR/want" "$DIR/got"
+# syncconf: get, diff, then remove=true / changes for what differs
+cat >"$DIR/sync" <<EOT
+[Interface]
+PrivateKey = $PRIV
+ListenPort = 4001
+
+[Peer]
+PublicKey = $P1
+AllowedIPs = 10.9.0.0/16
+PersistentKeepalive = 7
+EOT
+check "wg syncconf" wg syncconf "$NAME" "$DIR/sync"
+cat >"$DIR/want" <<EOT
+$PRIV$T$PUB${T}4001${T}off
+$P1$T(none)$T(none)${T}10.9.0.0/16${T}$HS${T}12345${T}67890${T}7
+EOT
+wg show "$NAME" dump >"$DIR/got" || true
+check "state after syncconf (P3 removed, P1 added)" same "$DIR/want" "$DIR/got"
 check "wg set fwmark" wg set "$NAME" fwmark 0x99
-check "fwmark shown" grep -q "${T}4000${T}0x99$" <<<"$(wg show "$NAME" dump | head -1)"
+check "fwmark shown" grep -q "${T}4001${T}0x99$" <<<"$(wg show "$NAME" dump | head -1)"
 
 # an error answered by the server: the tool holds 64 peers, so 65 fail
 {
