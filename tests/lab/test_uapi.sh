@@ -7,11 +7,12 @@
 #             (unix socket; no network at all)    (an interface that is
 #                                                  only its UAPI socket)
 #
-# wg set / setconf / show / showconf must work on it exactly as on
-# wireguard-go: keys, listen port, fwmark, peers with preshared key, IPv4
-# and IPv6 endpoints (link-local with scope too), keepalive, allowed IPs (replaced, moved between
-# peers), peer removal, replace_peers, syncconf, latest handshake and transfer
-# counters, and an error answered by the server reported by wg.
+# wg set / setconf / syncconf / show / showconf must work on it exactly as
+# on wireguard-go: keys, listen port, fwmark, peers with preshared key, IPv4
+# and IPv6 endpoints (link-local with scope too), keepalive, allowed IPs
+# (replaced, moved between peers), peer removal, replace_peers, latest
+# handshake and transfer counters, and an error answered by the server
+# reported by wg.
 set -eu
 umask 077
 top=$(cd "$(dirname "$0")/../.." && pwd)
