@@ -303,8 +303,11 @@ static int batch_read_one(struct tun_device *t, struct tun_batch *b)
 		return (int)n;
 	b->raw_len = (size_t)n;
 	b->st.reads++;
-	if (raw_is_gso(b))
+	if (raw_is_gso(b)) {
 		b->st.super_packets++;
+		if ((b->raw[1] & (uint8_t)~VNET_GSO_ECN) == VNET_GSO_UDP_L4)
+			b->st.udp_super_packets++;
+	}
 	batch_take_raw(b);
 	return 0;
 }

@@ -78,6 +78,7 @@ struct tun_batch;
 struct tun_batch_stats {
 	uint64_t reads; /* packets read from the device */
 	uint64_t super_packets; /* of which GSO super-packets */
+	uint64_t udp_super_packets; /* of which UDP (USO) */
 	uint64_t segments; /* IP packets handed out */
 	uint64_t malformed; /* dropped: vnet_split said -EINVAL */
 	uint64_t too_big; /* dropped: would not fit even an empty batch */

@@ -17,11 +17,12 @@
 # Checks: MTU, link state, addresses and routes set by our netlink code as
 # ip(8) sees them; echo requests into the TUN answered by the tool (IPv4 and
 # IPv6, routed and on-link); TCP over IPv4 and IPv6 with the kernel's TSO
-# super-packets split by vnet_split, every segment's checksums valid; TCP
-# the other way written as GRO super-packets and read back intact by a
-# listener, and UDP datagrams coalesced into USO super-packets received one
-# by one by a UDP socket; link and address changes seen by the watcher; the device gone
-# with the tool.
+# super-packets split by vnet_split, every segment's checksums valid; UDP
+# sent with UDP_SEGMENT arriving as USO super-packets, split into whole
+# datagrams; the other way, TCP written as GRO super-packets and read back
+# intact by a listener, and UDP datagrams coalesced into USO super-packets
+# received one by one by a UDP socket; link and address changes seen by
+# the watcher; the device gone with the tool.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -108,6 +109,10 @@ check "TCP/IPv4 2 MB received in order" wait_for 10 out_has '^TCPDONE bytes=2000
 check "TCP/IPv6 1 MB sent" tcp_send fd78::2 1000000
 check "TCP/IPv6 1 MB received in order" wait_for 10 out_has '^TCPDONE bytes=1000000$'
 
+# --- UDP_SEGMENT sends: the kernel hands over USO super-packets to split
+check "USO/IPv4 send of 10 datagrams" n "$TOOL" --uso-send 10.78.0.3
+check "USO/IPv6 send of 10 datagrams" n "$TOOL" --uso-send fd78::3
+
 # --- the other way: coalesced super-packets into the TUN, read back intact
 check "GRO into the TUN, IPv4 stream intact" wait_for 10 out_has '^GRODONE family=4 bytes=48000$'
 check "GRO into the TUN, IPv6 stream intact" wait_for 10 out_has '^GRODONE family=6 bytes=48000$'
@@ -144,6 +149,11 @@ stat() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$stats"; }
 check "super-packets arrived (TSO on)" test "$(stat gso)" -gt 0
 check "more segments than reads" test "$(stat segs)" -gt "$(stat reads)"
 check "every segment's checksums valid" test "$(stat bad_csum)" -eq 0
+check "all 20 UDP datagrams whole and in order" test "$(stat udp_dgrams)" -eq 20
+check "no damaged UDP datagram" test "$(stat udp_bad)" -eq 0
+if out_has '^READY .* gro_udp=1'; then
+	check "USO super-packets arrived" test "$(stat uso)" -ge 2
+fi
 check "no malformed vnet packets" test "$(stat split_err)" -eq 0
 check "all 10 echo requests answered" test "$(stat echo)" -eq 10
 check "each run went as one super-packet" test "$(stat gro_super)" -ge "$want_super"

@@ -6,6 +6,8 @@
  *   icemesh-tun-test --name IF --mtu N --addr CIDR... --route CIDR...
  *                    [--timeout SECONDS] [--no-vnet-hdr]
  *   icemesh-tun-test --ping ADDR [--count N]
+ *   icemesh-tun-test --uso-send ADDR   (USO_DGRAMS datagrams, one UDP_SEGMENT
+ *                                        send, to ADDR port 9)
  *
  * Creates the TUN device (vnet header and offloads), sets MTU, addresses and
  * routes and brings it up through netlink.c, then prints "READY" and serves
@@ -14,6 +16,9 @@
  *   - TCP to port 9 (discard) is taken by a minimal receiver that ACKs in
  *     order, so the kernel sends TSO super-packets; they are read with
  *     tun_read_batch, and every TCP/UDP segment has its checksums verified;
+ *   - UDP to port 9 is counted (datagrams of USO_DGRAM bytes with the
+ *     check pattern), so that --uso-send shows the kernel's USO
+ *     super-packets split correctly;
  *   - link and address notifications from the watcher are printed as EVENT;
  *   - with --gro-check, for the first IPv4 and IPv6 --addr each, the tool
  *     connects to a listener of its own on that address as a client beyond
@@ -33,6 +38,7 @@
 #include <inttypes.h>
 #include <linux/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <poll.h>
@@ -63,6 +69,8 @@ enum {
 	GRO_UDP_PORT = 7778,
 	GRO_DGRAM = 1200,
 	GRO_DGRAMS = 20,
+	USO_DGRAM = 1000,
+	USO_DGRAMS = 10,
 };
 
 _Static_assert(60 + 60 + GRO_SEG <= 2048 && 60 + 8 + GRO_DGRAM <= 2048,
@@ -95,7 +103,8 @@ struct grocheck {
 };
 
 struct stats {
-	unsigned reads, gso, segs, bad_csum, split_err, echo, gro_super;
+	unsigned reads, gso, uso, segs, bad_csum, split_err, echo, gro_super;
+	unsigned udp_dgrams, udp_bad;
 	uint64_t tcp_bytes;
 	unsigned tcp_done;
 };
@@ -582,6 +591,22 @@ static void gro_stop(struct grocheck *g)
 	g->active = false;
 }
 
+/* UDP to the discard port: whole datagrams of the --uso-send pattern. */
+static void udp_in(struct ctx *c, const uint8_t *u, size_t len)
+{
+	bool ok;
+
+	if (len < 8 || get16(u + 2) != DISCARD_PORT)
+		return;
+	ok = len == 8 + USO_DGRAM && get16(u + 4) == len;
+	for (size_t j = 0; ok && j < USO_DGRAM; j++)
+		ok = u[8 + j] == pattern((uint32_t)j);
+	if (ok)
+		c->st.udp_dgrams++;
+	else
+		c->st.udp_bad++;
+}
+
 static void segment_in(struct ctx *c, uint8_t *p, size_t len)
 {
 	bool v6 = len >= 40 && p[0] >> 4 == 6;
@@ -603,6 +628,8 @@ static void segment_in(struct ctx *c, uint8_t *p, size_t len)
 	if (proto == 6) {
 		if (!gro_in(c, p, len, v6, iphl))
 			tcp_in(c, p, len, v6, iphl);
+	} else if (proto == 17) {
+		udp_in(c, p + iphl, len - iphl);
 	} else if (!v6 && proto == 1 && len >= iphl + 8 && p[iphl] == 8) {
 		echo_reply(c, p, len, false);
 	} else if (v6 && proto == 58 && len >= 48 && p[40] == 128) {
@@ -625,6 +652,7 @@ static void tun_in(struct ctx *c)
 	tun_batch_clear(c->batch);
 	c->st.reads = (unsigned)bs->reads;
 	c->st.gso = (unsigned)bs->super_packets;
+	c->st.uso = (unsigned)bs->udp_super_packets;
 	c->st.segs = (unsigned)bs->segments;
 	c->st.split_err = (unsigned)(bs->malformed + bs->too_big);
 	if (tun_has_vnet_hdr(c->tun))
@@ -651,10 +679,12 @@ static void on_event(void *arg, const struct netlink_event *ev)
 
 static void print_stats(const struct stats *st)
 {
-	printf("STATS reads=%u gso=%u segs=%u bad_csum=%u split_err=%u "
-	       "echo=%u tcp_bytes=%" PRIu64 " tcp_done=%u gro_super=%u\n",
-	       st->reads, st->gso, st->segs, st->bad_csum, st->split_err,
-	       st->echo, st->tcp_bytes, st->tcp_done, st->gro_super);
+	printf("STATS reads=%u gso=%u uso=%u segs=%u bad_csum=%u "
+	       "split_err=%u echo=%u tcp_bytes=%" PRIu64 " tcp_done=%u "
+	       "gro_super=%u udp_dgrams=%u udp_bad=%u\n",
+	       st->reads, st->gso, st->uso, st->segs, st->bad_csum,
+	       st->split_err, st->echo, st->tcp_bytes, st->tcp_done,
+	       st->gro_super, st->udp_dgrams, st->udp_bad);
 }
 
 /* Wait up to 1 s for the echo reply with our id and seq. */
@@ -747,6 +777,47 @@ static int ping_main(const char *addr, unsigned count)
 	return ok == count ? 0 : 1;
 }
 
+/* One UDP_SEGMENT send: the kernel hands the TUN a USO super-packet. */
+static int uso_main(const char *addr)
+{
+	union {
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} sa;
+	static uint8_t buf[USO_DGRAMS * USO_DGRAM];
+	bool v6 = strchr(addr, ':') != NULL;
+	int fd, seg = USO_DGRAM;
+
+	memset(&sa, 0, sizeof(sa));
+	if (v6) {
+		sa.in6.sin6_family = AF_INET6;
+		sa.in6.sin6_port = htons(DISCARD_PORT);
+		if (inet_pton(AF_INET6, addr, &sa.in6.sin6_addr) != 1)
+			return 2;
+	} else {
+		sa.in4.sin_family = AF_INET;
+		sa.in4.sin_port = htons(DISCARD_PORT);
+		if (inet_pton(AF_INET, addr, &sa.in4.sin_addr) != 1)
+			return 2;
+	}
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pattern((uint32_t)(i % USO_DGRAM));
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) ||
+	    sendto(fd, buf, sizeof(buf), 0, (struct sockaddr *)&sa,
+		   v6 ? sizeof(sa.in6) : sizeof(sa.in4)) !=
+		    (ssize_t)sizeof(buf)) {
+		perror("icemesh-tun-test: UDP_SEGMENT send");
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	printf("USO sent %d datagrams of %d bytes to %s\n", USO_DGRAMS,
+	       USO_DGRAM, addr);
+	return 0;
+}
+
 struct opts {
 	const char *name;
 	unsigned mtu;
@@ -754,7 +825,7 @@ struct opts {
 	size_t naddrs, nroutes;
 	unsigned timeout;
 	bool vnet;
-	const char *ping;
+	const char *ping, *uso;
 	unsigned count;
 	bool gro_check;
 };
@@ -771,6 +842,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "ping", required_argument, NULL, 'p' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "gro-check", no_argument, NULL, 'g' },
+		{ "uso-send", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -811,6 +883,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'g':
 			o->gro_check = true;
+			break;
+		case 'u':
+			o->uso = optarg;
 			break;
 		default:
 			return -EINVAL;
@@ -910,6 +985,8 @@ int main(int argc, char **argv)
 	}
 	if (o.ping)
 		return ping_main(o.ping, o.count);
+	if (o.uso)
+		return uso_main(o.uso);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	c.mss = o.mtu - 60;
