@@ -17,6 +17,7 @@
 
 struct coord_store {
 	sqlite3 *db;
+	bool durable; /* the open transaction commits with synchronous=FULL */
 	struct {
 		const char *sql;
 		sqlite3_stmt *st;
@@ -109,15 +110,43 @@ static int begin(struct coord_store *s)
 	return exec(s, "BEGIN IMMEDIATE");
 }
 
+/* A transaction that must survive power loss too (see store.h). */
+static int begin_durable(struct coord_store *s)
+{
+	int ret = exec(s, "PRAGMA synchronous = FULL");
+
+	if (ret)
+		return ret;
+	s->durable = true;
+	ret = begin(s);
+	if (ret) {
+		exec(s, "PRAGMA synchronous = NORMAL");
+		s->durable = false;
+	}
+	return ret;
+}
+
+static void end_durable(struct coord_store *s)
+{
+	if (s->durable) {
+		exec(s, "PRAGMA synchronous = NORMAL");
+		s->durable = false;
+	}
+}
+
 static int commit(struct coord_store *s)
 {
-	return exec(s, "COMMIT");
+	int ret = exec(s, "COMMIT");
+
+	end_durable(s);
+	return ret;
 }
 
 static void rollback(struct coord_store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	end_durable(s);
 }
 
 /* Step a statement that returns no row (or we ignore it). */
@@ -214,7 +243,7 @@ int coord_store_open(const char *path, bool create, struct coord_store **out)
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	ret = exec(s, "PRAGMA journal_mode = WAL;"
-		      "PRAGMA synchronous = FULL;"
+		      "PRAGMA synchronous = NORMAL;"
 		      "PRAGMA foreign_keys = OFF;"
 		      "PRAGMA secure_delete = ON;");
 	if (ret)
@@ -385,7 +414,7 @@ int coord_store_config_init(struct coord_store *s,
 	char ttl[16];
 	int ret;
 
-	ret = begin(s);
+	ret = begin_durable(s);
 	if (ret)
 		return ret;
 	if (meta_get(s, "ipv4_prefix", buf, sizeof(buf)) == 0) {
@@ -454,6 +483,7 @@ int coord_store_authkey_add(struct coord_store *s,
 	sqlite3_stmt *st = stmt(
 		s, "INSERT INTO authkeys (hash, reusable, ephemeral, expires,"
 		   " created) VALUES (?, ?, ?, ?, ?)");
+	int ret;
 
 	if (!st)
 		return -EIO;
@@ -462,7 +492,15 @@ int coord_store_authkey_add(struct coord_store *s,
 	sqlite3_bind_int(st, 3, ephemeral);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)expires);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
-	return step_done(s, st);
+	ret = begin_durable(s);
+	if (ret)
+		return ret;
+	ret = step_done(s, st);
+	if (!ret)
+		ret = commit(s);
+	if (ret)
+		rollback(s);
+	return ret;
 }
 
 /* ---------------------------------------------------------------- nodes */
@@ -788,7 +826,7 @@ int coord_store_register(struct coord_store *s,
 	ret = coord_store_config_get(s, &cfg);
 	if (ret)
 		return ret == -ENOENT ? -EIO : ret;
-	ret = begin(s);
+	ret = begin_durable(s);
 	if (ret)
 		return ret;
 	ret = authkey_get(s, authkey_hash, &k);
@@ -844,7 +882,7 @@ int coord_store_node_rename(struct coord_store *s, uint64_t id,
 	for (const char *p = name; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			return -EINVAL;
-	if (own_tx && (ret = begin(s)))
+	if (own_tx && (ret = begin_durable(s)))
 		return ret;
 	st = stmt(s, "UPDATE nodes SET name = ? WHERE id = ?");
 	if (!st) {
@@ -894,7 +932,7 @@ static int remove_locked(struct coord_store *s, uint64_t id, uint64_t now)
 
 int coord_store_node_remove(struct coord_store *s, uint64_t id, uint64_t now)
 {
-	int ret = begin(s);
+	int ret = begin_durable(s);
 
 	if (ret)
 		return ret;
@@ -929,7 +967,7 @@ int coord_store_remove_stale_ephemeral(struct coord_store *s, uint64_t cutoff,
 	int ret;
 
 	*removed = 0;
-	ret = begin(s);
+	ret = begin_durable(s);
 	if (ret)
 		return ret;
 	st = stmt(s, "SELECT id FROM nodes WHERE ephemeral = 1 AND "

@@ -5,10 +5,15 @@
  * the signal queue. Every change is one transaction, so a kill -9 at any
  * point leaves either all of a change or none of it.
  *
- * Durability: WAL with synchronous=FULL. NORMAL would already survive a
- * kill -9 of the server (the WAL is in the OS page cache), but not a power
- * loss, after which a node could hold a credential the server forgot. The
- * write rate (registrations, signals) is low enough to pay one fsync each.
+ * Durability: WAL, synchronous=NORMAL by default, FULL for the changes that
+ * matter after a power loss. In WAL mode NORMAL already survives a kill -9
+ * of the server (a committed transaction is in the OS page cache); what it
+ * may lose on power loss is the last transactions. For signals that is fine
+ * (they are short-lived, and ICE retries), and they are the hot path: an
+ * fsync per signal would cap relaying at the disk's fsync rate. Auth keys,
+ * registrations, renames and removals commit with FULL (fsync of the WAL
+ * before COMMIT returns), so no node is ever answered with a credential or
+ * address the server could forget.
  *
  * A handle is used by one thread at a time; open one per thread.
  */
