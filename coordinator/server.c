@@ -47,17 +47,22 @@ struct presence {
 
 struct map_entry {
 	uint64_t id;
-	char *json;
+	char *json; /* ",{...}": with a leading comma, for splicing */
 	size_t len;
 };
 
-/* Every node's JSON, built once per (published version, store change). */
-struct map_cache {
-	bool valid;
+/*
+ * Every node's JSON, built once per (published version, store change) and
+ * shared by reference by every map response streamed from it: a fan-out to
+ * thousands of nodes costs one build and no per-node copy of the peers.
+ * Only the MHD thread touches it, so the count needs no atomics.
+ */
+struct map_snap {
+	unsigned refs;
 	uint64_t version, changes;
 	struct map_entry *v;
-	size_t n;
-	size_t total;
+	size_t n, cap;
+	size_t total; /* sum of len */
 };
 
 struct coord_server {
@@ -79,7 +84,7 @@ struct coord_server {
 	uint64_t last_publish_ms;
 	struct presence *buckets[PRESENCE_BUCKETS];
 
-	struct map_cache cache; /* MHD thread only */
+	struct map_snap *snap; /* MHD thread only; the current one */
 };
 
 struct req {
@@ -337,86 +342,101 @@ static uint64_t turn_epoch(const struct coord_server *srv, uint64_t now_wall)
 
 /* ---------------------------------------------------------------- map cache */
 
-static void cache_clear(struct map_cache *c)
+static void snap_put(struct map_snap *m)
 {
-	for (size_t i = 0; i < c->n; i++)
-		free(c->v[i].json);
-	free(c->v);
-	memset(c, 0, sizeof(*c));
+	if (!m || --m->refs)
+		return;
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].json);
+	free(m->v);
+	free(m);
 }
 
-struct cache_build {
+struct snap_build {
 	struct coord_server *srv;
-	struct map_cache *c;
-	size_t cap;
+	struct map_snap *m;
 	uint64_t now_wall;
 };
 
-static int cache_add(const struct coord_node *n, void *arg)
+static int snap_add(const struct coord_node *n, void *arg)
 {
-	struct cache_build *b = arg;
-	struct map_cache *c = b->c;
+	struct snap_build *b = arg;
+	struct map_snap *m = b->m;
 	json_t *o;
-	char *s;
+	char *s, *j;
+	size_t len;
 
-	if (c->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct map_entry *v = realloc(c->v, cap * sizeof(*v));
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		struct map_entry *v = realloc(m->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		c->v = v;
-		b->cap = cap;
+		m->v = v;
+		m->cap = cap;
 	}
 	o = node_json(b->srv, n, presence_online(b->srv, n->id), b->now_wall);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!s)
 		return -ENOMEM;
-	c->v[c->n].id = n->id;
-	c->v[c->n].json = s;
-	c->v[c->n].len = strlen(s);
-	c->total += c->v[c->n].len + 1;
-	c->n++;
+	len = strlen(s);
+	j = malloc(len + 2);
+	if (!j) {
+		free(s);
+		return -ENOMEM;
+	}
+	j[0] = ',';
+	memcpy(j + 1, s, len + 1);
+	free(s);
+	m->v[m->n].id = n->id;
+	m->v[m->n].json = j;
+	m->v[m->n].len = len + 1;
+	m->total += len + 1;
+	m->n++;
 	return 0;
 }
 
-static int cache_refresh(struct coord_server *srv, uint64_t version)
+/* The snapshot for this version, rebuilt if the version or the store moved. */
+static struct map_snap *snap_get(struct coord_server *srv, uint64_t version)
 {
-	struct map_cache *c = &srv->cache;
-	struct cache_build b = { .srv = srv, .c = c };
+	struct snap_build b = { .srv = srv };
 	uint64_t changes;
 	int ret;
 
-	ret = coord_store_changes(srv->store, &changes);
-	if (ret)
-		return ret;
-	if (c->valid && c->version == version && c->changes == changes)
-		return 0;
-	cache_clear(c);
+	if (coord_store_changes(srv->store, &changes))
+		return NULL;
+	if (srv->snap && srv->snap->version == version &&
+	    srv->snap->changes == changes)
+		return srv->snap;
+	b.m = calloc(1, sizeof(*b.m));
+	if (!b.m)
+		return NULL;
+	b.m->refs = 1;
+	b.m->version = version;
+	b.m->changes = changes;
 	b.now_wall = clock_wall_s();
 	pthread_mutex_lock(&srv->lock);
-	ret = coord_store_nodes_foreach(srv->store, cache_add, &b);
+	ret = coord_store_nodes_foreach(srv->store, snap_add, &b);
 	pthread_mutex_unlock(&srv->lock);
 	if (ret) {
-		cache_clear(c);
-		return ret;
+		snap_put(b.m);
+		return NULL;
 	}
-	c->valid = true;
-	c->version = version;
-	c->changes = changes;
-	return 0;
+	snap_put(srv->snap);
+	srv->snap = b.m;
+	return b.m;
 }
 
-static const struct map_entry *cache_find(const struct map_cache *c,
-					  uint64_t id)
+static const struct map_entry *snap_find(const struct map_snap *m,
+					 uint64_t id)
 {
-	size_t lo = 0, hi = c->n;
+	size_t lo = 0, hi = m->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (c->v[mid].id == id)
-			return &c->v[mid];
-		if (c->v[mid].id < id)
+		if (m->v[mid].id == id)
+			return &m->v[mid];
+		if (m->v[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -424,8 +444,8 @@ static const struct map_entry *cache_find(const struct map_cache *c,
 	return NULL;
 }
 
-/* The tail of the map after the peers: network, stun, turn. */
-static char *map_tail(struct coord_server *srv, uint64_t id)
+/* "]," and the map's fields after the peers: network, stun, turn. */
+static char *map_tail(struct coord_server *srv, uint64_t id, size_t *len)
 {
 	uint64_t now = clock_wall_s();
 	json_t *o = json_pack("{s:o,s:o,s:o}", "network", network_json(srv),
@@ -435,58 +455,153 @@ static char *map_tail(struct coord_server *srv, uint64_t id)
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
-	return s;
+	if (!s)
+		return NULL;
+	/* replace the object's '{' by "]," */
+	*len = strlen(s) + 1;
+	char *t = malloc(*len + 1);
+	if (t) {
+		t[0] = ']';
+		t[1] = ',';
+		memcpy(t + 2, s + 1, *len - 1);
+	}
+	sodium_memzero(s, strlen(s));
+	free(s);
+	return t;
 }
 
-/*
- * The map for r's node, spliced from the cached node objects: building the
- * JSON once per version and copying it per node is what makes a fan-out to
- * thousands of nodes cheap.
- */
+/* One map response, read out of a shared snapshot piece by piece. */
+struct map_stream {
+	struct map_snap *snap;
+	uint64_t self;
+	char *head, *tail; /* head: {"version":V,"self":{...},"peers":[ */
+	size_t head_len, tail_len;
+	int stage; /* 0 head, 1 peers, 2 tail, 3 done */
+	size_t idx, off;
+	bool first;
+};
+
+static void map_stream_free(void *cls)
+{
+	struct map_stream *m = cls;
+
+	snap_put(m->snap);
+	free(m->head);
+	if (m->tail) {
+		sodium_memzero(m->tail, m->tail_len);
+		free(m->tail);
+	}
+	free(m);
+}
+
+/* The piece the stream is in: NULL when done. */
+static const char *map_piece(struct map_stream *m, size_t *len)
+{
+	for (;;) {
+		if (m->stage == 0) {
+			*len = m->head_len;
+			return m->head;
+		}
+		if (m->stage == 2) {
+			*len = m->tail_len;
+			return m->tail;
+		}
+		if (m->stage != 1)
+			return NULL;
+		if (m->idx == m->snap->n) {
+			m->stage = 2;
+			continue;
+		}
+		if (m->snap->v[m->idx].id == m->self) {
+			m->idx++;
+			continue;
+		}
+		/* the first peer goes without its leading comma */
+		*len = m->snap->v[m->idx].len - (m->first ? 1 : 0);
+		return m->snap->v[m->idx].json + (m->first ? 1 : 0);
+	}
+}
+
+static ssize_t map_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct map_stream *m = cls;
+	size_t n = 0, len, take;
+	const char *src;
+
+	while (n < max && (src = map_piece(m, &len))) {
+		take = len - m->off < max - n ? len - m->off : max - n;
+		memcpy(buf + n, src + m->off, take);
+		n += take;
+		m->off += take;
+		if (m->off < len)
+			break;
+		m->off = 0;
+		if (m->stage == 1) {
+			m->idx++;
+			m->first = false;
+		} else {
+			m->stage++;
+		}
+	}
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)n;
+}
+
 static int send_map(struct req *r, uint64_t version)
 {
 	struct coord_server *srv = r->srv;
 	const struct map_entry *self;
-	char head[64], *tail, *buf, *p;
-	char *selfjson = NULL;
-	size_t len, selflen;
+	struct MHD_Response *resp;
+	struct map_stream *m;
+	struct map_snap *snap;
+	uint64_t size;
+	enum MHD_Result ok;
+	char head[64];
 	int n;
 
-	if (cache_refresh(srv, version))
+	snap = snap_get(srv, version);
+	if (!snap)
 		return fail(r, 500, "internal", "storage failure");
-	self = cache_find(&srv->cache, r->node.id);
+	self = snap_find(snap, r->node.id);
 	if (!self) /* removed meanwhile */
 		return fail(r, 401, "unauthorized", "node no longer exists");
-	tail = map_tail(srv, r->node.id);
-	if (!tail)
+	m = calloc(1, sizeof(*m));
+	if (!m)
 		return MHD_NO;
-	selfjson = self->json;
-	selflen = self->len;
+	m->snap = snap;
+	snap->refs++;
+	m->self = r->node.id;
+	m->first = true;
 	n = snprintf(head, sizeof(head), "{\"version\":%" PRIu64 ",\"self\":",
 		     version);
-	len = (size_t)n + selflen + 11 + srv->cache.total + 2 + strlen(tail);
-	buf = malloc(len + 1);
-	if (!buf) {
-		free(tail);
+	m->head_len = (size_t)n + self->len - 1 + 10;
+	m->head = malloc(m->head_len + 1);
+	m->tail = map_tail(srv, r->node.id, &m->tail_len);
+	if (!m->head || !m->tail) {
+		map_stream_free(m);
 		return MHD_NO;
 	}
-	p = buf;
-	p = mempcpy(p, head, (size_t)n);
-	p = mempcpy(p, selfjson, selflen);
-	p = mempcpy(p, ",\"peers\":[", 10);
-	for (size_t i = 0, first = 1; i < srv->cache.n; i++) {
-		if (srv->cache.v[i].id == r->node.id)
-			continue;
-		if (!first)
-			*p++ = ',';
-		first = 0;
-		p = mempcpy(p, srv->cache.v[i].json, srv->cache.v[i].len);
+	memcpy(m->head, head, (size_t)n);
+	memcpy(m->head + n, self->json + 1, self->len - 1);
+	memcpy(m->head + n + self->len - 1, ",\"peers\":[", 10);
+	/* peers: every entry but self, the first without its comma */
+	size = m->head_len + snap->total - self->len -
+	       (snap->n > 1 ? 1 : 0) + m->tail_len;
+	resp = MHD_create_response_from_callback(size, 32 * 1024, map_read, m,
+						 map_stream_free);
+	if (!resp) {
+		map_stream_free(m);
+		return MHD_NO;
 	}
-	*p++ = ']';
-	*p++ = ',';
-	p = mempcpy(p, tail + 1, strlen(tail) - 1);
-	free(tail);
-	return queue(r, 200, buf, (size_t)(p - buf), NULL);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	ok = MHD_queue_response(r->conn, 200, resp);
+	MHD_destroy_response(resp);
+	r->responded = true;
+	return ok;
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -1181,7 +1296,7 @@ void coord_server_stop(struct coord_server *srv)
 			free(p);
 		}
 	}
-	cache_clear(&srv->cache);
+	snap_put(srv->snap);
 	coord_store_close(srv->store);
 	coord_store_close(srv->hstore);
 	coord_tls_free(&srv->tls);

@@ -63,7 +63,15 @@ static uint64_t now_us(void)
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
-	char *b = realloc(x->body, x->len + size * n + 1);
+	char *b;
+
+	/* A map only matters for its version, which comes first: keep the
+	 * head and count the rest, so the client is not what is measured. */
+	if (x->kind == K_MAP && x->len >= 64) {
+		x->len += size * n;
+		return size * n;
+	}
+	b = realloc(x->body, x->len + size * n + 1);
 
 	if (!b)
 		return 0;
@@ -194,7 +202,7 @@ static void done(struct xfer *x, CURLcode rc)
 	json_t *j = NULL;
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	if (x->body)
+	if (x->body && x->kind != K_MAP)
 		j = json_loads(x->body, 0, NULL);
 	if (rc != CURLE_OK || (status != 200 && status != 204)) {
 		fprintf(stderr, "kind %d node %d: curl %d status %ld %s\n",
@@ -207,8 +215,14 @@ static void done(struct xfer *x, CURLcode rc)
 			 json_string_value(json_object_get(j, "credential")));
 	} else if (x->kind == K_MAP) {
 		if (status == 200) {
-			nodes[x->node].version = (uint64_t)json_integer_value(
-				json_object_get(j, "version"));
+			const char *v = x->body ?
+				strstr(x->body, "{\"version\":") : NULL;
+			if (!v || strncmp(x->body, "{\"version\":", 11) != 0) {
+				fprintf(stderr, "map without version\n");
+				failed = true;
+			}
+			nodes[x->node].version =
+				v ? strtoull(v + 11, NULL, 10) : 0;
 			nodes[x->node].map_at_us = t;
 			map_responses++;
 		}
