@@ -13,10 +13,12 @@
  *   2  a response to the agent's latest check (its transaction ID) with
  *      those attributes and the peer's integrity: past the matching
  *   3  both 1 and 2, several times, with time passing in between
+ *      (and, with bit 6 of byte 1, an ICE restart after the first round)
  * Nothing may crash, leak, read out of bounds or spin; the agent's lists
  * stay within their caps.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char UFRAG[] = "fuzzL0cal", PWD[] = "fuzzpasswordlocal0123456";
+/* (the agent starts with UFRAG/PWD; a restart draws new ones) */
 static const char RUFRAG[] = "fuzzRem0", RPWD[] = "fuzzpasswordremote012345";
 
 struct ctx {
@@ -130,11 +133,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ice_agent_recv(a, &base, src, data, size, now);
 		}
 		if (mode == 1 || mode == 3) {
+			char user[2 * ICE_CRED_MAX + 2];
+
+			/* Our current credentials (they change on restart). */
+			snprintf(user, sizeof(user), "%s:%s",
+				 ice_agent_ufrag(a), RUFRAG);
 			stun_tid_random(tid);
 			len = build(msg, sizeof(msg),
 				    stun_msg_type(STUN_METHOD_BINDING,
 						  STUN_CLASS_REQUEST),
-				    tid, data, size, "fuzzL0cal:fuzzRem0", PWD);
+				    tid, data, size, user, ice_agent_pwd(a));
 			if (len)
 				ice_agent_recv(a, &base, src, msg, len, now);
 		}
@@ -147,6 +155,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    c.last_tid, data, size, NULL, RPWD);
 			if (len)
 				ice_agent_recv(a, &base, src, msg, len, now);
+		}
+		if ((sel & 0x40) && round == 1) {
+			/* Mid-session restart with the same peer credentials. */
+			ice_agent_restart(a, now);
+			ice_agent_set_remote_credentials(a, RUFRAG, RPWD, now);
+			ice_agent_add_remote_candidate(a, &rc, now);
 		}
 		now += 1 + (sel & 0x3f) * 100;
 		for (int i = 0; i < 8; i++) {
