@@ -92,6 +92,7 @@ struct req {
 	struct MHD_Connection *conn;
 	enum req_kind kind;
 	bool responded, prepared, polling, suspended;
+	bool evicted; /* replaced by a newer long-poll of the same node */
 	char *body;
 	size_t len, cap;
 	bool too_large;
@@ -189,7 +190,36 @@ static struct presence *presence_find(struct coord_server *srv, uint64_t id)
 	return NULL;
 }
 
-/* Count a long-poll for r's node; -EBUSY at the per-node cap. Locked. */
+/* Resume a suspended request. Locked. */
+static void wake(struct req *r)
+{
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+static void poll_remove(struct presence *p, struct req *r)
+{
+	for (unsigned i = 0; i < p->npolls; i++) {
+		if (p->polls[i] == r) {
+			/* keep arrival order: polls[0] is the oldest */
+			memmove(&p->polls[i], &p->polls[i + 1],
+				(p->npolls - i - 1) * sizeof(p->polls[0]));
+			p->npolls--;
+			break;
+		}
+	}
+	r->polling = false;
+}
+
+/*
+ * Count a long-poll for r's node. At the per-node cap the oldest one is
+ * answered (204) to make room: a node whose connections died silently (a
+ * NAT rebinding, a laptop changing networks) would otherwise be locked out
+ * until their waits ran out, since a suspended connection's peer is not
+ * watched. Locked.
+ */
 static int poll_begin(struct coord_server *srv, struct req *r)
 {
 	struct presence *p = presence_find(srv, r->node.id);
@@ -202,8 +232,12 @@ static int poll_begin(struct coord_server *srv, struct req *r)
 		p->next = *bucket(srv, p->id);
 		*bucket(srv, p->id) = p;
 	}
-	if (p->npolls >= COORD_MAX_POLLS_PER_NODE)
-		return -EBUSY;
+	if (p->npolls >= COORD_MAX_POLLS_PER_NODE) {
+		struct req *old = p->polls[0];
+		poll_remove(p, old);
+		old->evicted = true;
+		wake(old);
+	}
 	p->polls[p->npolls++] = r;
 	r->polling = true;
 	if (!p->online) {
@@ -220,12 +254,7 @@ static void poll_end(struct coord_server *srv, struct req *r)
 	r->polling = false;
 	if (!p)
 		return;
-	for (unsigned i = 0; i < p->npolls; i++) {
-		if (p->polls[i] == r) {
-			p->polls[i] = p->polls[--p->npolls];
-			break;
-		}
-	}
+	poll_remove(p, r);
 	p->last_end_ms = clock_now_ms();
 }
 
@@ -234,15 +263,6 @@ static bool presence_online(struct coord_server *srv, uint64_t id)
 	struct presence *p = presence_find(srv, id);
 
 	return p && p->online;
-}
-
-/* Resume a suspended request. Locked. */
-static void wake(struct req *r)
-{
-	if (r->suspended) {
-		r->suspended = false;
-		MHD_resume_connection(r->conn);
-	}
 }
 
 static void wake_signal_waiters(struct coord_server *srv, uint64_t id)
@@ -264,7 +284,7 @@ static bool suspend(struct req *r)
 	bool ok;
 
 	pthread_mutex_lock(&srv->lock);
-	ok = !srv->stopping;
+	ok = !srv->stopping && !r->evicted;
 	if (ok) {
 		r->suspended = true;
 		MHD_suspend_connection(r->conn);
@@ -752,10 +772,6 @@ static int prepare_poll(struct req *r, unsigned allowed)
 	pthread_mutex_lock(&r->srv->lock);
 	ret = poll_begin(r->srv, r);
 	pthread_mutex_unlock(&r->srv->lock);
-	if (ret == -EBUSY)
-		return fail(r, 429, "too_many_polls",
-			    "at most %d long-polls per node",
-			    COORD_MAX_POLLS_PER_NODE);
 	if (ret)
 		return MHD_NO;
 	return -1;
@@ -764,7 +780,7 @@ static int prepare_poll(struct req *r, unsigned allowed)
 /* Nothing new yet: wait, or say so when the wait is over. */
 static int wait_or_204(struct req *r)
 {
-	if (clock_now_ms() >= r->deadline_ms || !suspend(r))
+	if (r->evicted || clock_now_ms() >= r->deadline_ms || !suspend(r))
 		return send_empty(r, 204);
 	return MHD_YES;
 }
