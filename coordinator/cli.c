@@ -550,6 +550,12 @@ static int cmd_serve(struct cli *c)
 			   c->listen ? c->listen : "0.0.0.0");
 	if (c->insecure && c->cert)
 		return bad("--insecure-http does not take a certificate%s", "");
+	{
+		struct coord_store *s = NULL;
+		if (open_store(c, false, &s))
+			return 1;
+		coord_store_close(s);
+	}
 	o.insecure_http = c->insecure;
 	o.cert_path = c->cert;
 	o.key_path = c->key;

@@ -738,6 +738,13 @@ static void test_cli_rename_remove(void **state)
 	assert_int_equal(h_cli(&H, "authkey", "create", "--listen", "x",
 			       NULL),
 			 2);
+	/* plain HTTP only on loopback; refused before anything is bound */
+	assert_int_equal(h_cli(&H, "serve", "--insecure-http", "--listen",
+			       "0.0.0.0:1", NULL),
+			 2);
+	assert_int_equal(h_cli(&H, "serve", "--cert", "/nonexistent", NULL),
+			 2);
+	assert_int_equal(h_cli(&H, "init", NULL), 1); /* already initialised */
 
 	/* removal: credential dead, address not handed to the next node */
 	snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)b.id);
