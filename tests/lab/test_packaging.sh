@@ -14,6 +14,9 @@
 #   make install PREFIX=stage; analyze verify  icemesh-coord init + serve on
 #     + security scores; make uninstall          127.0.0.1, /v1/health from here
 #   bash completion answers                    systemd-analyze verify (packaged)
+#                                              systemd-nspawn boot (overlay, own
+#                                                network: lo only): the units
+#                                                under systemd, icemeshd's sandbox
 #                                              apt-get purge: file list and
 #                                                passwd/group as before install
 #
@@ -32,11 +35,15 @@ WORK=$(mktemp -d /tmp/icemesh-test-pkg.XXXXXX)
 ROOT=$WORK/root
 STAGE=$WORK/stage
 SERVE_PID=
+NSPAWN_PID=
+INIT=
+BOOT_STATE=
 failures=0
 checks=0
 
 log() { echo "test_packaging: $*"; }
 cleanup() {
+	stop_container
 	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
 		kill "$SERVE_PID" 2>/dev/null || true
 		wait "$SERVE_PID" 2>/dev/null || true
@@ -89,7 +96,8 @@ mirror() {
 need_tools() {
 	local missing="" t
 	for t in lintian:lintian debootstrap:debootstrap systemd-analyze:systemd \
-		man:man-db /usr/share/bash-completion/bash_completion:bash-completion; do
+		man:man-db /usr/share/bash-completion/bash_completion:bash-completion \
+		systemd-nspawn:systemd-container curl:curl python3:python3-minimal; do
 		case ${t%%:*} in
 		/*) [ -e "${t%%:*}" ] || missing="$missing ${t#*:}" ;;
 		*) command -v "${t%%:*}" >/dev/null || missing="$missing ${t#*:}" ;;
@@ -342,6 +350,10 @@ in_chroot_tests() {
 
 	coordinator_in_root
 
+	umount "$ROOT/proc"
+	boot_tests
+	mount -t proc proc "$ROOT/proc"
+
 	# what icemeshd's mesh mode will keep (its node key): purge must take it
 	mkdir -p "$ROOT/var/lib/icemesh"
 	head -c 32 /dev/urandom >"$ROOT/var/lib/icemesh/node.key"
@@ -392,6 +404,146 @@ coordinator_in_root() {
 	kill "$SERVE_PID" 2>/dev/null || true
 	wait "$SERVE_PID" 2>/dev/null || true
 	SERVE_PID=
+}
+
+# ------------------------------------------------------------ booted
+# The installed root booted by its own systemd in a container: a writable
+# overlay on tmpfs (nothing it writes reaches the root, so the purge check
+# after it still compares with the root as installed), its own network
+# namespace with only lo, and /dev/net/tun. nspawn's legacy cgroup setup
+# fails on this host's hybrid hierarchy, hence the unified one.
+in_ct() { nsenter -t "$INIT" -a "$@"; }
+
+start_container() {
+	local deadline=$((SECONDS + 20))
+	SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn -q -D "$ROOT" --register=no \
+		--keep-unit --volatile=overlay --private-network --bind=/dev/net/tun \
+		-b --console=passive >"$WORK/nspawn.log" 2>&1 &
+	NSPAWN_PID=$!
+	local c state=""
+	# the container's PID 1: nspawn's child once it has become systemd
+	while [ -z "$INIT" ] && [ $SECONDS -lt $deadline ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
+		for c in $(pgrep -P "$NSPAWN_PID"); do
+			[ "$(cat "/proc/$c/comm" 2>/dev/null)" = systemd ] && INIT=$c
+		done
+		[ -n "$INIT" ] || sleep 0.1
+	done
+	[ -n "$INIT" ] || { cat "$WORK/nspawn.log"; die "systemd-nspawn did not start"; }
+	# then until its start-up is over (it answers on its bus from early on)
+	deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
+		state=$(timeout 30 nsenter -t "$INIT" -a systemctl is-system-running --wait 2>/dev/null || true)
+		case $state in running | degraded | maintenance | stopping) break ;; esac
+		sleep 0.2
+	done
+	BOOT_STATE=$state
+}
+
+stop_container() {
+	[ -n "$NSPAWN_PID" ] || return 0
+	local deadline=$((SECONDS + 20))
+	kill "$NSPAWN_PID" 2>/dev/null || true # nspawn powers the container off
+	while kill -0 "$NSPAWN_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+		sleep 0.2
+	done
+	kill -9 "$NSPAWN_PID" 2>/dev/null || true
+	wait "$NSPAWN_PID" 2>/dev/null || true
+	NSPAWN_PID=
+	INIT=
+}
+
+# One request to a WireGuard UAPI socket; prints the answer.
+uapi() { # SOCKET REQUEST
+	python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+d = b""
+while not d.endswith(b"\n\n"):
+    c = s.recv(4096)
+    if not c:
+        break
+    d += c
+sys.stdout.write(d.decode())
+PY
+}
+
+boot_tests() {
+	local out deadline rc
+	start_container
+	check "the installed root boots (state: $BOOT_STATE)" \
+		grep -qxE 'running|degraded' <<<"$BOOT_STATE"
+
+	# the coordinator under its unit's sandbox, as icemesh-coord
+	check "icemesh-coord.service is active" in_ct systemctl is-active icemesh-coord
+	check "icemesh-coord runs as icemesh-coord" test \
+		"$(in_ct systemctl show -P User icemesh-coord)" = icemesh-coord
+	deadline=$((SECONDS + 10))
+	out=""
+	while [ $SECONDS -lt $deadline ]; do
+		out=$(nsenter -t "$INIT" -n curl -sk -m 2 https://127.0.0.1:8443/v1/health || true)
+		[ -z "$out" ] || break
+		sleep 0.2
+	done
+	check "icemesh-coord.service answers /v1/health ($out)" \
+		test "$out" = '{"status":"ok","api":1}'
+
+	# icemeshd.service: the mesh mode, or (before it exists) one clean failure
+	if [ "$(in_ct systemctl show -P ActiveState icemeshd)" = active ]; then
+		rc=0
+		in_ct icemesh status >/dev/null 2>&1 || rc=$?
+		check "icemeshd.service is up and icemesh status answers (exit $rc)" test "$rc" = 0
+	else
+		check "icemeshd.service without the mesh mode: failed once with status 2" \
+			test "$(in_ct systemctl show -P ExecMainStatus icemeshd) $(in_ct systemctl show -P NRestarts icemeshd)" = "2 0"
+	fi
+
+	wireguard_only_in_sandbox
+	stop_container
+}
+
+# icemeshd --wireguard-only under exactly icemeshd.service's sandbox (only
+# the type, the watchdog and the command differ: that mode has no sd_notify):
+# TUN with offloads, UDP, rtnetlink and the UAPI socket must all work there,
+# and /run/icemesh must keep out whoever is not in the icemesh group.
+wireguard_only_in_sandbox() {
+	local sock="/proc/$INIT/root/run/icemesh/imt0.sock" out rc
+	sed -e 's|^Type=notify|Type=exec|' -e '/^NotifyAccess=/d' -e '/^WatchdogSec=/d' \
+		-e 's|^ExecStart=.*|ExecStart=/usr/sbin/icemeshd --wireguard-only --interface imt0 --foreground --uapi-dir /run/icemesh|' \
+		"$ROOT/lib/systemd/system/icemeshd.service" |
+		in_ct sh -c 'cat >/run/systemd/system/icemeshd-wg.service'
+	in_ct systemctl daemon-reload
+	in_ct systemctl start icemeshd-wg || true
+	check "icemeshd --wireguard-only is active in the sandbox" in_ct systemctl is-active icemeshd-wg
+	check "its TUN device imt0 exists" nsenter -t "$INIT" -n ip link show imt0
+	out=$(uapi "$sock" "set=1
+private_key=$(printf 'a8%.0s' $(seq 32))
+listen_port=51820
+
+" 2>&1 || true)
+	check "UAPI set answers errno=0 ($out)" grep -qx 'errno=0' <<<"$out"
+	out=$(uapi "$sock" "get=1
+
+" 2>&1 || true)
+	check "UAPI get reports listen_port=51820" grep -qx 'listen_port=51820' <<<"$out"
+	check "it rebound UDP 51820" grep -q ':51820 ' <<<"$(nsenter -t "$INIT" -n ss -Hlun)"
+	check "and is still running" in_ct systemctl is-active icemeshd-wg
+	check "/run/icemesh is 0750 root:icemesh" \
+		test "$(in_ct stat -c '%a %U %G' /run/icemesh)" = "750 root icemesh"
+	in_ct useradd -M -G icemesh member
+	in_ct useradd -M outsider
+	rc=0
+	in_ct runuser -u outsider -- icemesh status >/dev/null 2>&1 || rc=$?
+	check "icemesh status for a user outside the icemesh group: exit 4 (got $rc)" test "$rc" = 4
+	rc=0
+	in_ct runuser -u member -- icemesh status >/dev/null 2>&1 || rc=$?
+	check "icemesh status for a member, no icemeshd socket: exit 3 (got $rc)" test "$rc" = 3
+	in_ct systemctl stop icemeshd-wg
+	check "SIGTERM: it stopped cleanly" test \
+		"$(in_ct systemctl show -P Result icemeshd-wg) $(in_ct systemctl show -P ExecMainStatus icemeshd-wg)" = "success 0"
+	check "imt0 is gone with it" bash -c "! nsenter -t $INIT -n ip link show imt0 2>/dev/null"
 }
 
 # ------------------------------------------------------------ main
