@@ -93,8 +93,9 @@ install-coord: $(COORD_SBIN)
 	$(INSTALL_DATA) packaging/tmpfiles/icemesh-coord.conf $(DESTDIR)$(tmpfilesdir)/icemesh-coord.conf
 	$(call install_unit,icemesh-coord.service)
 
-# Removes the files install puts there (state, users and groups are the
-# administrator's: see docs/packaging.md), then the directories it made if empty.
+# Removes the files install puts there, and only those: directories such as
+# /usr/local/sbin may hold others' files or be expected to exist, and state,
+# users and groups are the administrator's (docs/packaging.md).
 uninstall: uninstall-node uninstall-coord
 
 uninstall-node:
@@ -103,18 +104,12 @@ uninstall-node:
 		$(DESTDIR)$(mandir)/man8/icemeshd.8 $(DESTDIR)$(mandir)/man8/icemeshd.8.gz \
 		$(DESTDIR)$(bashcompdir)/icemesh $(DESTDIR)$(sysusersdir)/icemesh.conf \
 		$(DESTDIR)$(unitdir)/icemeshd.service
-	-rmdir -p --ignore-fail-on-non-empty $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) \
-		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(bashcompdir) $(DESTDIR)$(sysusersdir) \
-		$(DESTDIR)$(unitdir) 2>/dev/null
 
 uninstall-coord:
 	rm -f $(DESTDIR)$(sbindir)/icemesh-coord \
 		$(DESTDIR)$(mandir)/man8/icemesh-coord.8 $(DESTDIR)$(mandir)/man8/icemesh-coord.8.gz \
 		$(DESTDIR)$(bashcompdir)/icemesh-coord $(DESTDIR)$(sysusersdir)/icemesh-coord.conf \
 		$(DESTDIR)$(tmpfilesdir)/icemesh-coord.conf $(DESTDIR)$(unitdir)/icemesh-coord.service
-	-rmdir -p --ignore-fail-on-non-empty $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
-		$(DESTDIR)$(bashcompdir) $(DESTDIR)$(sysusersdir) $(DESTDIR)$(tmpfilesdir) \
-		$(DESTDIR)$(unitdir) 2>/dev/null
 
 # ---------------------------------------------------------------- .deb
 # Two binary packages: a node needs no HTTPS server, SQLite or coturn, and the

@@ -202,9 +202,9 @@ check_install_verify() {
 	# shellcheck disable=SC2086
 	make -C "$top" --no-print-directory $vars uninstall >/dev/null ||
 		die "make uninstall failed"
-	left=$(find "$STAGE" -mindepth 1 2>/dev/null | head -5)
+	left=$(find "$STAGE" ! -type d 2>/dev/null | head -5)
 	[ -z "$left" ] || printf '  left: %s\n' $left
-	check "make uninstall leaves the stage empty" test -z "$left"
+	check "make uninstall leaves no file in the stage" test -z "$left"
 }
 
 # What bash offers after the words given (the last one is being completed).
