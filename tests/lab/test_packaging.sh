@@ -105,9 +105,14 @@ need_tools() {
 	done
 	if [ -n "$missing" ]; then
 		log "installing what this test uses:$missing"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends $missing >/dev/null ||
-			die "cannot install$missing"
+		# shellcheck disable=SC2086
+		if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $missing >/dev/null 2>&1; then
+			apt-get update -q >/dev/null 2>&1 || true
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+				--no-install-recommends $missing >/dev/null ||
+				die "cannot install$missing"
+		fi
 	fi
 }
 
