@@ -455,7 +455,7 @@ static void test_netmap_longpoll(void **state)
 	/* online state follows long-polls: b polls, a sees it online */
 	new_node(reusable_key, "lp-c", &c);
 	(void)c;
-	h_async_get(&w, &H, "/v1/signal?wait=3", b.cred);
+	h_async_get(&w, &H, "/v1/signal?wait=2", b.cred);
 	t0 = h_now_ms();
 	for (;;) {
 		json_t *p;
@@ -490,15 +490,15 @@ static void test_poll_cap(void **state)
 
 	new_node(reusable_key, NULL, &a);
 	for (int i = 0; i < 4; i++)
-		h_async_get(&w[i], &H, "/v1/signal?wait=3", a.cred);
+		h_async_get(&w[i], &H, "/v1/signal?wait=2", a.cred);
 	/* a's online state shows when the first is held */
 	nanosleep(&ts, NULL);
-	h_async_get(&w[4], &H, "/v1/signal?wait=3", a.cred);
+	h_async_get(&w[4], &H, "/v1/signal?wait=2", a.cred);
 	for (int i = 0; i < 5; i++) {
 		h_async_join(&w[i]);
 		assert_int_equal(w[i].ret, 0);
 		assert_int_equal(w[i].r.status, 204);
-		if (w[i].r.seconds >= 2.5)
+		if (w[i].r.seconds >= 1.5)
 			held++;
 		else
 			assert_true(i < 4);
@@ -507,9 +507,9 @@ static void test_poll_cap(void **state)
 	assert_int_equal(held, 4);
 	for (int i = 0; i < 5; i++)
 		resp_free(&w[i].r);
-	h_async_get(&w[0], &H, "/v1/signal?wait=3", a.cred);
+	h_async_get(&w[0], &H, "/v1/signal?wait=2", a.cred);
 	h_async_join(&w[0]);
-	assert_true(w[0].r.seconds >= 2.5);
+	assert_true(w[0].r.seconds >= 1.5);
 	resp_free(&w[0].r);
 	/* a short GET without wait is no long-poll and always answered */
 	get("/v1/signal", a.cred, &r);
