@@ -49,6 +49,8 @@ struct dp_sock {
 	int fd;
 	int family;
 	bool gso, gro;
+	/* GSO paused until then: a segment did not fit the route's MTU */
+	uint64_t gso_pause_until_ms;
 };
 
 /* What the data plane keeps per peer (the core's user pointer). */
@@ -96,6 +98,8 @@ struct dp {
 	struct tx_entry tx[DP_TX_SLOTS];
 	unsigned ntx;
 	struct mmsghdr tx_msg[DP_TX_SLOTS];
+	unsigned tx_msg_first[DP_TX_SLOTS]; /* first entry of each message */
+	uint64_t flush_ms;
 	uint8_t tx_cmsg[DP_TX_SLOTS][CMSG_SPACE(sizeof(uint16_t))];
 
 	/* UDP -> TUN */
@@ -159,8 +163,11 @@ static void core_send(struct wg_peer *peer, const union sockaddr_any *to,
 	struct dp *dp = arg;
 	struct dp_sock *s = sock_for(dp, to);
 
-	if (!s || sendto(s->fd, buf, len, 0, &to->sa, addr_len(to)) < 0)
+	if (!s || sendto(s->fd, buf, len, 0, &to->sa, addr_len(to)) < 0) {
+		log_ratelimited(LOG_LEVEL_WARN, TOPIC, "UDP send failed: %s",
+				s ? strerror(errno) : "no socket");
 		dp->stats.udp_send_err++;
+	}
 }
 
 /* How many entries from i on can go as one UDP_SEGMENT send: the same
@@ -170,7 +177,8 @@ static unsigned gso_run(struct dp *dp, unsigned i)
 	size_t seg = dp->tx_iov[i].iov_len, total = seg;
 	unsigned n = 1;
 
-	if (!dp->tx[i].sock->gso)
+	if (!dp->tx[i].sock->gso ||
+	    dp->flush_ms < dp->tx[i].sock->gso_pause_until_ms)
 		return 1;
 	while (i + n < dp->ntx && n < DP_GSO_MAX_SEGS) {
 		const struct iovec *v = &dp->tx_iov[i + n];
@@ -210,8 +218,12 @@ static void fill_msg(struct dp *dp, unsigned m, unsigned i, unsigned n)
 	}
 }
 
-/* Send messages [0, nmsg) on s; on a GSO failure, retry them one by one. */
-static void send_msgs(struct dp *dp, struct dp_sock *s, unsigned nmsg)
+/*
+ * Send messages [0, nmsg) on s. Returns how many went (or were given up on
+ * and counted); less than nmsg only when GSO was refused and just turned
+ * off: the caller sends the rest again, plainly.
+ */
+static unsigned send_msgs(struct dp *dp, struct dp_sock *s, unsigned nmsg)
 {
 	unsigned done = 0;
 
@@ -225,19 +237,37 @@ static void send_msgs(struct dp *dp, struct dp_sock *s, unsigned nmsg)
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && (errno == EIO || errno == EINVAL) && s->gso &&
-		    dp->tx_msg[done].msg_hdr.msg_controllen) {
+		if (r < 0 && dp->tx_msg[done].msg_hdr.msg_controllen &&
+		    (errno == EIO || errno == EINVAL)) {
 			/* the route's device cannot segment: stop asking */
 			log_warn(TOPIC,
 				 "UDP GSO refused (%s): sending "
 				 "datagrams one by one",
 				 strerror(errno));
 			s->gso = false;
-			return; /* the caller resends without GSO */
+			return done;
 		}
+		if (r < 0 && dp->tx_msg[done].msg_hdr.msg_controllen &&
+		    errno == EMSGSIZE) {
+			/*
+			 * A segment is larger than the route's MTU: the kernel
+			 * cuts no GSO segment into IP fragments, but fragments
+			 * a plain datagram. Send plainly for a while.
+			 */
+			log_ratelimited(LOG_LEVEL_INFO, TOPIC,
+					"UDP GSO segment over the path MTU: "
+					"plain sends for %u s",
+					DP_GSO_PAUSE_MS / 1000);
+			s->gso_pause_until_ms = dp->flush_ms + DP_GSO_PAUSE_MS;
+			return done;
+		}
+		log_ratelimited(LOG_LEVEL_WARN, TOPIC,
+				"UDP send of %u datagram(s) failed: %s",
+				nmsg - done, strerror(errno));
 		dp->stats.udp_send_err += nmsg - done;
 		break;
 	}
+	return nmsg;
 }
 
 /* Send the batch of encrypted messages, grouped per socket and GSO run. */
@@ -245,22 +275,24 @@ static void tx_flush(struct dp *dp)
 {
 	unsigned i = 0;
 
+	if (dp->ntx)
+		dp->flush_ms = clock_now_ms();
 	while (i < dp->ntx) {
 		struct dp_sock *s = dp->tx[i].sock;
-		unsigned start = i, nmsg = 0;
-		bool gso = s->gso;
+		unsigned nmsg = 0, sent;
 
 		while (i < dp->ntx && dp->tx[i].sock == s) {
 			unsigned n = gso_run(dp, i);
 
+			dp->tx_msg_first[nmsg] = i;
 			fill_msg(dp, nmsg++, i, n);
 			if (n > 1)
 				dp->stats.udp_gso_sends++;
 			i += n;
 		}
-		send_msgs(dp, s, nmsg);
-		if (gso && !s->gso)
-			i = start; /* GSO just turned off: again, plainly */
+		sent = send_msgs(dp, s, nmsg);
+		if (sent < nmsg)
+			i = dp->tx_msg_first[sent]; /* again, without GSO */
 	}
 	dp->ntx = 0;
 }

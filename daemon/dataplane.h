@@ -46,6 +46,7 @@ enum dp_const {
 	DP_STAGED_MAX = 32, /* packets a peer holds while handshaking */
 	DP_GSO_MAX_SEGS = 64, /* UDP_SEGMENT: segments per send */
 	DP_GSO_MAX_BYTES = 65000, /* UDP_SEGMENT: payload per send */
+	DP_GSO_PAUSE_MS = 10000, /* no GSO after a segment over the MTU */
 };
 
 struct dp_config {
