@@ -21,8 +21,10 @@
 #  2. both forget each other; now only b knows a's endpoint (IPv6 outside):
 #     b starts the handshake; ping both ways again; TCP over an underlay
 #     narrower than the tunnel's packets (fragments; no UDP GSO possible).
-#  3. `wg show` on icemesh's interface: the peer's latest handshake and
-#     transfer counters are there and non-zero.
+#  3. a persistent keepalive of 1 s set on icemesh's side: the other side
+#     receives keepalives on the idle tunnel; `wg show` on icemesh's
+#     interface: the peer's latest handshake and transfer counters are there
+#     and non-zero.
 # The rekey (REKEY_AFTER_TIME = 120 s, not shortened) is test_wg_rekey.sh.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -249,7 +251,16 @@ wg_pair() { # KIND_A KIND_B
 	on 0 ip link set ul0 mtu 1500
 	on 1 ip link set ul1 mtu 1500
 
-	say "phase 3: wg show on icemesh's interface"
+	say "phase 3: persistent keepalive from icemesh; wg show"
+	local rx0
+	rx0=$(on 1 wg show "${IFN[1]}" transfer | awk '{print $2}')
+	on 0 wg set "${IFN[0]}" peer "${KEYPUB[1]}" persistent-keepalive 1
+	# idle tunnel: only keepalives (32 bytes each) can make b's rx grow
+	lab_wait 5 sh -c "[ \$(ip netns exec $(lab_ns b) wg show ${IFN[1]} transfer |
+		awk '{print \$2}') -ge $((rx0 + 3 * 32)) ]" ||
+		fail "no persistent keepalives from a"
+	on 0 wg show "${IFN[0]}" persistent-keepalive | grep -q "1$" ||
+		fail "keepalive interval not shown"
 	on 0 wg show "${IFN[0]}" >"$LAB_DIR/show.txt"
 	sed 's/^/    /' "$LAB_DIR/show.txt"
 	grep -q "latest handshake: .*ago" "$LAB_DIR/show.txt" || fail "no latest handshake in wg show"
