@@ -557,6 +557,26 @@ static void run_checks(struct ice_agent *a, uint64_t now)
 
 /* ------------------------------------------------------------ selection */
 
+/*
+ * RFC 8445 §8.1.2: once a pair is selected, checks on lower-priority pairs
+ * stop retransmitting. They go back to waiting (not failed) so that, if
+ * consent is lost later, they are checked again before the agent gives up.
+ */
+static void stop_lower_checks(struct ice_agent *a, int sel)
+{
+	for (int i = 0; i < ICE_MAX_PAIRS; i++) {
+		struct pair *p = &a->pairs[i];
+
+		if (i == sel || !p->used || p->prio >= a->pairs[sel].prio ||
+		    p->state != PAIR_IN_PROGRESS || p->consent)
+			continue;
+		p->tx.active = false;
+		p->use_cand = false;
+		p->trig_seq = 0;
+		p->state = PAIR_WAITING;
+	}
+}
+
 static void select_pair(struct ice_agent *a, int i, uint64_t now)
 {
 	struct ice_pair_info info;
@@ -581,6 +601,7 @@ static void select_pair(struct ice_agent *a, int i, uint64_t now)
 	a->next_consent = now + a->cfg.consent_interval_ms;
 	a->next_recheck =
 		is_relay_pair(a, &a->pairs[i]) ? now + a->cfg.recheck_ms : 0;
+	stop_lower_checks(a, i);
 	pair_info(a, &a->pairs[i], &info);
 	ev.pair = &info;
 	ev.changed = changed;

@@ -881,6 +881,55 @@ static void test_remove_host_then_restart(void **state)
 	fakenet_free(&n);
 }
 
+static bool drop_to_b(struct fakenet *n, int from,
+		      const union sockaddr_any *src,
+		      const union sockaddr_any *dst, const uint8_t *buf,
+		      size_t len, void *arg)
+{
+	union sockaddr_any b = fakenet_addr("10.0.0.4:6000");
+
+	return addr_equal(dst, &b) || addr_equal(src, &b);
+}
+
+static void test_selection_stops_lower_checks(void **state)
+{
+	static const char *const h1[] = { "10.0.0.2:6000", "10.0.0.4:6000" };
+	struct ice_agent_config c0 = cfg_role(ICE_ROLE_CONTROLLING, 0);
+	struct ice_agent_config c1 = cfg_role(ICE_ROLE_CONTROLLED, 0);
+	const char *h0 = "10.0.0.1:5000";
+	union sockaddr_any b = fakenet_addr("10.0.0.4:6000");
+	struct fakenet n;
+	size_t to_b = 0, after = 0;
+
+	/*
+	 * The second remote address is dead; the first gets selected after
+	 * two 100 ms round trips, while the check to the second is in flight.
+	 */
+	fakenet_init(&n);
+	n.latency_ms = 50;
+	n.nodes[1].lan = 0;
+	n.drop = drop_to_b;
+	assert_int_equal(fakenet_add_agent(&n, 0, &c0, &h0, 1), 0);
+	assert_int_equal(fakenet_add_agent(&n, 1, &c1, h1, 2), 0);
+	fakenet_exchange_credentials(&n);
+	fakenet_start(&n);
+	assert_true(fakenet_run(&n, n.now + 5000, fakenet_both_selected, NULL));
+	fakenet_run_until(&n, n.now + 20000);
+	for (size_t i = 0; i < n.n_log; i++) {
+		const struct fakenet_sent *s = &n.log[i];
+
+		if (s->node != 0 || s->stun_type != BINDING_REQ ||
+		    !addr_equal(&s->dst, &b))
+			continue;
+		to_b++;
+		after += s->at > n.nodes[0].selected_at;
+	}
+	/* Checked once before the selection, never retransmitted after. */
+	assert_int_equal(to_b, 1);
+	assert_int_equal(after, 0);
+	fakenet_free(&n);
+}
+
 static void test_foundation_freezing(void **state)
 {
 	static const char *const h0[] = { "10.0.0.1:5000", "10.0.0.1:5001" };
@@ -1096,6 +1145,7 @@ int main(void)
 		cmocka_unit_test(test_relay_recheck_after_failure),
 		cmocka_unit_test(test_consent_loss_falls_back),
 		cmocka_unit_test(test_remove_host_then_restart),
+		cmocka_unit_test(test_selection_stops_lower_checks),
 		cmocka_unit_test(test_foundation_freezing),
 		cmocka_unit_test(test_no_failure_before_end_of_candidates),
 		cmocka_unit_test(test_prflx_learned),
