@@ -38,8 +38,11 @@ static const char usage_text[] =
 	"  nodes rename ID|NAME NEW-NAME\n"
 	"  nodes remove ID|NAME\n"
 	"  serve [--listen ADDR:PORT] [--cert FILE --key FILE] [--insecure-http]\n"
-	"        [--max-connections N] [--max-per-ip N] [--log-level LEVEL]\n"
-	"      answer the API (docs/API.md); default --listen 0.0.0.0:8443\n"
+	"        [--max-connections N] [--max-per-ip N] [--online-grace DURATION]\n"
+	"        [--log-level LEVEL]\n"
+	"      answer the API (docs/API.md); default --listen 0.0.0.0:8443;\n"
+	"      a node shows online until --online-grace (15s) after its last\n"
+	"      long-poll\n"
 	"\n"
 	"DURATION is a number with s, m, h or d (e.g. 90s, 24h, 7d).\n";
 
@@ -62,6 +65,7 @@ enum {
 	OPT_MAX_CONN,
 	OPT_MAX_PER_IP,
 	OPT_LOG_LEVEL,
+	OPT_ONLINE_GRACE,
 	OPT_HELP,
 };
 
@@ -84,6 +88,7 @@ static const struct option long_opts[] = {
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "online-grace", required_argument, NULL, OPT_ONLINE_GRACE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -94,7 +99,7 @@ struct cli {
 	const char *v4, *v6, *turn_secret, *listen, *cert, *key;
 	unsigned n_stun, n_turn;
 	const char *stun[COORD_MAX_SERVERS], *turn[COORD_MAX_SERVERS];
-	uint64_t turn_ttl, expiry;
+	uint64_t turn_ttl, expiry, online_grace;
 	bool reusable, ephemeral, json, insecure, help;
 	unsigned max_conn, max_per_ip;
 	bool max_per_ip_set;
@@ -212,6 +217,11 @@ static int take_option(struct cli *c, int opt, const char *arg)
 			return bad("not a duration: %s", arg);
 		if (opt == OPT_TURN_TTL && c->turn_ttl < 120)
 			return bad("--turn-ttl must be at least 2m%s", "");
+		break;
+	case OPT_ONLINE_GRACE:
+		if (coord_parse_duration(arg, &c->online_grace) ||
+		    c->online_grace > 3600)
+			return bad("bad --online-grace (1s..1h): %s", arg);
 		break;
 	case OPT_REUSABLE:
 		c->reusable = true;
@@ -536,7 +546,7 @@ static int cmd_serve(struct cli *c)
 	if ((ret = only(c, "serve",
 			BIT(OPT_LISTEN) | BIT(OPT_CERT) | BIT(OPT_KEY) |
 				BIT(OPT_INSECURE) | BIT(OPT_MAX_CONN) |
-				BIT(OPT_MAX_PER_IP))))
+				BIT(OPT_MAX_PER_IP) | BIT(OPT_ONLINE_GRACE))))
 		return ret;
 	if (c->nargs)
 		return bad("serve takes no argument: %s", c->args[0]);
@@ -560,6 +570,7 @@ static int cmd_serve(struct cli *c)
 	o.cert_path = c->cert;
 	o.key_path = c->key;
 	o.max_connections = c->max_conn;
+	o.online_grace_ms = (unsigned)c->online_grace * 1000;
 	o.max_per_ip = c->max_per_ip_set ? c->max_per_ip :
 					   COORD_DEFAULT_MAX_PER_IP;
 	/* Block the signals before any thread starts; sigwait takes them. */

@@ -80,6 +80,7 @@ struct coord_server {
 	pthread_cond_t cond;
 	bool stop, stopping;
 	uint64_t version;
+	uint64_t grace_ms; /* online this long after the last long-poll */
 	bool dirty;
 	uint64_t last_publish_ms;
 	struct presence *buckets[PRESENCE_BUCKETS];
@@ -1080,7 +1081,7 @@ static void tick_locked(struct coord_server *srv, uint64_t now_ms,
 					wake(r);
 			}
 			if (p->npolls == 0 &&
-			    now_ms - p->last_end_ms >= COORD_ONLINE_GRACE_MS) {
+			    now_ms - p->last_end_ms >= srv->grace_ms) {
 				if (*ntouch < max_touch)
 					touch[(*ntouch)++] = p->id;
 				srv->dirty = true;
@@ -1245,6 +1246,8 @@ int coord_server_start(const struct coord_server_opts *opts,
 	if (!srv)
 		return -ENOMEM;
 	srv->opts = *opts;
+	srv->grace_ms = opts->online_grace_ms ? opts->online_grace_ms :
+						COORD_ONLINE_GRACE_MS;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->cond, NULL);
 	/* Versions only need to differ from what a client holds: starting at

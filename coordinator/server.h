@@ -25,6 +25,7 @@ struct coord_server_opts {
 	unsigned max_connections;	  /* 0: 4096 */
 	unsigned max_per_ip;		  /* 0: no limit */
 	unsigned conn_timeout_s;	  /* 0: 150 */
+	unsigned online_grace_ms;	  /* 0: COORD_ONLINE_GRACE_MS */
 };
 
 enum {

@@ -138,12 +138,16 @@ static int read_pin(struct harness *h)
 int h_start(struct harness *h)
 {
 	char listen[32];
-	char *argv[] = { S("icemesh-coord"), S("serve"), S("--state-dir"),
-			 h->state,	     S("--listen"), listen,
-			 S("--log-level"),   S("warn"),	    NULL };
+	char *argv[20] = { S("icemesh-coord"), S("serve"), S("--state-dir"),
+			   h->state,	       S("--listen"), listen,
+			   S("--log-level"),   S("warn") };
+	int argc = 8;
 	struct resp r;
 	uint64_t deadline;
 
+	for (int i = 0; i < 8 && h->serve_args[i]; i++)
+		argv[argc++] = S(h->serve_args[i]);
+	argv[argc] = NULL;
 	if (!h->port)
 		h->port = free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", h->port);

@@ -21,6 +21,7 @@ struct harness {
 	char pin[64];
 	uint16_t port;
 	pid_t pid;
+	const char *serve_args[8]; /* extra arguments for serve, NULL-ended */
 };
 
 struct resp {

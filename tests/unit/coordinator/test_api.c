@@ -49,6 +49,8 @@ static int group_setup(void **state)
 	reusable_key = h_authkey(&H, true, false, 0);
 	if (!reusable_key)
 		return -1;
+	H.serve_args[0] = "--online-grace";
+	H.serve_args[1] = "2s";
 	return h_start(&H);
 }
 
@@ -277,6 +279,12 @@ static void test_register_bad_bodies(void **state)
 	resp_free(&r);
 	free(big);
 	assert_int_equal(h_count(&H, "nodes"), before);
+	/* parameters after the media type are fine */
+	assert_int_equal(h_http(&H, "POST", "/v1/register", NULL,
+				"application/json; charset=utf-8", "{}", 2, &r),
+			 0);
+	expect_error(&r, 400, "missing_field");
+	resp_free(&r);
 }
 
 static void test_bad_auth(void **state)
@@ -516,6 +524,66 @@ static void test_poll_cap(void **state)
 	assert_int_equal(r.status, 204);
 	resp_free(&r);
 }
+
+/*
+ * Online state follows long-polls: a peer holding one is online; once its
+ * last one ended and the grace (2 s here) passed, a waiting node gets a new
+ * map with the peer offline and its last-seen time kept.
+ */
+static void test_online_offline(void **state)
+{
+	struct timespec ts = { 0, 100 * 1000000L };
+	struct node a, b;
+	struct h_async w;
+	char path[96];
+	struct resp r;
+	json_t *p = NULL;
+	uint64_t v, t0;
+	bool online = false;
+	int64_t before = (int64_t)time(NULL);
+
+	new_node(reusable_key, "on-a", &a);
+	new_node(reusable_key, "on-b", &b);
+	h_async_get(&w, &H, "/v1/signal?wait=1", b.cred);
+	t0 = h_now_ms();
+	while (!online) {
+		get("/v1/netmap", a.cred, &r);
+		p = find_peer(r.json, b.id);
+		assert_non_null(p);
+		online = json_is_true(json_object_get(p, "online"));
+		resp_free(&r);
+		assert_true(h_now_ms() - t0 < 3000);
+		if (!online)
+			nanosleep(&ts, NULL);
+	}
+	h_async_join(&w);
+	resp_free(&w.r);
+	/* now wait, as a node does, for the map where b went offline */
+	v = map_version(a.cred);
+	t0 = h_now_ms();
+	for (;;) {
+		snprintf(path, sizeof(path), "/v1/netmap?since=%llu&wait=5",
+			 (unsigned long long)v);
+		get(path, a.cred, &r);
+		assert_true(h_now_ms() - t0 < 8000);
+		if (r.status == 204) {
+			resp_free(&r);
+			continue;
+		}
+		assert_int_equal(r.status, 200);
+		v = (uint64_t)json_integer_value(json_object_get(r.json, "version"));
+		p = find_peer(r.json, b.id);
+		if (json_is_false(json_object_get(p, "online")))
+			break;
+		resp_free(&r);
+	}
+	/* about grace + publish after the poll ended */
+	assert_true(h_now_ms() - t0 >= 1000);
+	assert_true(json_integer_value(json_object_get(p, "last_seen")) >=
+		    before);
+	resp_free(&r);
+}
+
 
 static void test_signals(void **state)
 {
@@ -777,6 +845,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_netmap_params),
 		cmocka_unit_test(test_netmap_longpoll),
 		cmocka_unit_test(test_poll_cap),
+		cmocka_unit_test(test_online_offline),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_signal_errors),
 		cmocka_unit_test(test_signal_queue_cap),
