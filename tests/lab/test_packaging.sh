@@ -14,15 +14,19 @@
 #   make install PREFIX=stage; analyze verify  icemesh-coord init + serve on
 #     + security scores; make uninstall          127.0.0.1, /v1/health from here
 #   bash completion answers                    systemd-analyze verify (packaged)
-#                                              systemd-nspawn boot (overlay, own
-#                                                network: lo only): the units
-#                                                under systemd, icemeshd's sandbox
+#                                              systemd-nspawn boot (overlay, its
+#                                                own network namespace): the units
+#                                                under systemd, icemeshd's sandbox,
+#                                                the deploy recipe of
+#                                                docs/packaging.md as written
+#                                                (coturn on 203.0.113.10, a veth
+#                                                pair with both ends inside)
 #                                              apt-get purge: file list and
 #                                                passwd/group as before install
 #
 # The minbase root is cached as a tarball in $BUILD/pkgtest/ (one debootstrap,
-# about 40 s; later runs unpack it). /proc is the only mount inside the root,
-# and it is unmounted on every exit path.
+# about 40 s; later runs unpack it). /proc is the only mount inside the root
+# and is unmounted, and the container powered off, on every exit path.
 set -eu
 umask 022
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -301,7 +305,8 @@ in_chroot_tests() {
 	[ -n "$deps" ] || die "apt resolved no dependency for the packages"
 	log "apt resolves: $(echo $deps | tr '\n' ' ')"
 	# shellcheck disable=SC2086
-	in_root apt-get install -y -q --no-install-recommends $deps >"$WORK/deps.log" 2>&1 ||
+	# plus coturn, which the coordinator Recommends and the deploy recipe uses
+	in_root apt-get install -y -q --no-install-recommends $deps coturn >"$WORK/deps.log" 2>&1 ||
 		{ tail -20 "$WORK/deps.log"; die "installing the dependencies failed"; }
 	snapshot >"$WORK/before"
 
@@ -415,7 +420,7 @@ coordinator_in_root() {
 # The installed root booted by its own systemd in a container: a writable
 # overlay on tmpfs (nothing it writes reaches the root, so the purge check
 # after it still compares with the root as installed), its own network
-# namespace with only lo, and /dev/net/tun. nspawn's legacy cgroup setup
+# namespace (lo, and later a veth pair inside it), and /dev/net/tun. nspawn's legacy cgroup setup
 # fails on this host's hybrid hierarchy, hence the unified one.
 in_ct() { nsenter -t "$INIT" -a "$@"; }
 
@@ -506,7 +511,72 @@ boot_tests() {
 	fi
 
 	wireguard_only_in_sandbox
+	deploy_recipe
 	stop_container
+}
+
+# A fenced block of docs/packaging.md: the Nth (1-based) after the line
+# that ends with MARKER.
+doc_block() { # MARKER N
+	awk -v m="$1" -v n="$2" '
+		!seen && index($0, m) && substr($0, length($0) - length(m) + 1) == m { seen = 1; next }
+		seen && /^```/ { if (inside) { if (++k == n) exit; inside = 0 } else inside = 1; next }
+		seen && inside && k == n - 1 { print }' "$top/docs/packaging.md"
+}
+
+# The coordinator host of "Deploy a real mesh (README draft)", run as
+# written: coturn's configuration, the secret, init, the service, an auth
+# key. The container gets the recipe's public address 203.0.113.10 on a veth
+# pair whose both ends are inside it (nothing leaves). Then a node's
+# registration and network map by hand, and a TURN allocation on that coturn
+# with the credentials the coordinator handed out.
+deploy_recipe() {
+	local conf cmds out key cred user pass server nodekey
+	conf=$(doc_block '`/etc/turnserver.conf`:' 1)
+	cmds=$(doc_block '`/etc/turnserver.conf`:' 2)
+	[ -n "$conf" ] && [ -n "$cmds" ] || { fail "the deploy recipe's blocks not found in docs/packaging.md"; return; }
+	nsenter -t "$INIT" -n ip link add ext0 type veth peer name ext1
+	nsenter -t "$INIT" -n ip address add 203.0.113.10/24 dev ext0
+	nsenter -t "$INIT" -n ip link set ext0 up
+	nsenter -t "$INIT" -n ip link set ext1 up
+	# coturn failed at boot for want of an address other than lo; on a real
+	# host it runs with Debian's default configuration when the recipe starts
+	in_ct systemctl reset-failed coturn
+	# a coordinator host as freshly installed: no state yet
+	in_ct systemctl stop icemesh-coord
+	in_ct sh -c 'rm -rf /var/lib/icemesh-coord/*'
+	printf '%s\n' "$conf" | in_ct sh -c 'cat >/etc/turnserver.conf'
+	out=$(in_ct bash -euc "$cmds" 2>"$WORK/deploy.err") ||
+		{ cat "$WORK/deploy.err"; fail "the deploy recipe's commands failed"; return; }
+	pass
+	check "coturn runs with the recipe's configuration" in_ct systemctl is-active coturn
+	check "icemesh-coord.service runs after the recipe" in_ct systemctl is-active icemesh-coord
+	key=$(grep -E '^imk_' <<<"$out" | tail -1)
+	check "the recipe printed an auth key" test -n "$key"
+
+	nodekey=$(head -c 32 /dev/urandom | base64)
+	out=$(nsenter -t "$INIT" -n curl -sk -m 5 -H 'Content-Type: application/json' \
+		-d "{\"auth_key\":\"$key\",\"node_key\":\"$nodekey\",\"hostname\":\"laptop\"}" \
+		https://127.0.0.1:8443/v1/register || true)
+	cred=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["credential"])' <<<"$out" 2>/dev/null || true)
+	check "a node registers with that key ($out)" grep -q '^imc_' <<<"$cred"
+	out=$(nsenter -t "$INIT" -n curl -sk -m 5 -H "Authorization: Bearer $cred" \
+		https://127.0.0.1:8443/v1/netmap || true)
+	read -r server user pass < <(python3 -c 'import json,sys; t=json.load(sys.stdin)["turn"]
+print(t["servers"][0], t["username"], t["password"])' <<<"$out" 2>/dev/null || true)
+	check "its network map names the TURN server 203.0.113.10:3478 ($server)" test "$server" = 203.0.113.10:3478
+	# coturn checks the coordinator's HMAC with the secret both were given
+	out=$(timeout 15 nsenter -t "$INIT" -n "$BUILD/icemesh-turn" --server "$server" \
+		--user "$user" --pass "$pass" --duration 1 2>&1 || true)
+	if grep -q '^relayed ' <<<"$out"; then
+		pass
+	else
+		sed 's/^/  icemesh-turn: /' <<<"$out" | head -10
+		fail "coturn grants an allocation with the coordinator's credentials"
+	fi
+	out=$(timeout 15 nsenter -t "$INIT" -n "$BUILD/icemesh-turn" --server "$server" \
+		--user "$user" --pass "wrong$pass" --duration 1 2>&1 || true)
+	check "and refuses a wrong password" bash -c "! grep -q '^relayed ' <<<'$out'"
 }
 
 # icemeshd --wireguard-only under exactly icemeshd.service's sandbox (only
@@ -553,6 +623,9 @@ listen_port=51820
 
 # ------------------------------------------------------------ main
 [ "$(id -u)" = 0 ] || die "needs root (chroot, mount)"
+# the TURN client that checks coturn in the deploy recipe (a tool of ice/)
+make -C "$top" --no-print-directory BUILD="$BUILD" "$BUILD/icemesh-turn" >/dev/null ||
+	die "cannot build icemesh-turn"
 start=$SECONDS
 need_tools
 build_debs
