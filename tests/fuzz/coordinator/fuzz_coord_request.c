@@ -2,15 +2,19 @@
 /*
  * The coordinator's request parsing on any bytes. The first byte picks the
  * parser: 'r' register body, 's' signal body, 'q' a query string split on
- * '&' and '='. Accepted requests must satisfy what the handlers rely on;
+ * '&' and '='; and the admin-side parsers: '4'/'6' network prefixes, 'd' a
+ * duration. Accepted requests must satisfy what the handlers rely on;
  * refused ones must carry a status and a code.
  */
 #include <sodium.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/cli.h"
 #include "coordinator/req.h"
+#include "coordinator/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,8 +79,34 @@ static void fuzz_query(char *s)
 		abort();
 }
 
+/* A prefix that parses prints back to itself, and addresses stay inside. */
+static void fuzz_prefix(const char *s, int family)
+{
+	struct coord_config c;
+	char again[COORD_PREFIX_STRLEN], addr[64];
+
+	memset(&c, 0, sizeof(c));
+	if (family == 4) {
+		if (coord_config_set_v4(&c, s))
+			return;
+		snprintf(again, sizeof(again), "%s", c.v4_str);
+		if (coord_config_set_v4(&c, again) || strcmp(again, c.v4_str))
+			abort();
+		coord_config_addr_v4(&c, (1ULL << (32 - c.v4_len)) - 2, addr,
+				     sizeof(addr));
+	} else {
+		if (coord_config_set_v6(&c, s))
+			return;
+		snprintf(again, sizeof(again), "%s", c.v6_str);
+		if (coord_config_set_v6(&c, again) || strcmp(again, c.v6_str))
+			abort();
+		coord_config_addr_v6(&c, UINT64_MAX, addr, sizeof(addr));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	uint64_t secs;
 	char *buf;
 
 	if (size < 1 || size > COORD_MAX_BODY + 2)
@@ -98,6 +128,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 'q':
 		fuzz_query(buf);
+		break;
+	case '4':
+	case '6':
+		fuzz_prefix(buf, data[0] - '0');
+		break;
+	case 'd':
+		if (coord_parse_duration(buf, &secs) == 0 &&
+		    (secs == 0 || secs > UINT32_MAX))
+			abort();
 		break;
 	default:
 		break;
