@@ -43,6 +43,7 @@ struct tx {
 	uint32_t rto_cap;
 	uint32_t last_wait; /* wait after the last transmission */
 	uint64_t first; /* first transmission */
+	uint64_t last; /* latest transmission */
 	uint64_t next; /* next retransmission or timeout */
 };
 
@@ -247,6 +248,7 @@ static void tx_start(struct tx *t, uint32_t rto, uint32_t cap, uint8_t max_tx,
 	t->rto_cap = cap;
 	t->last_wait = last_wait;
 	t->first = now;
+	t->last = now;
 	t->next = now + (max_tx <= 1 ? last_wait : rto);
 }
 
@@ -265,6 +267,7 @@ static int tx_due(struct tx *t, uint64_t now)
 	t->sent++;
 	if (t->rto < t->rto_cap)
 		t->rto = t->rto * 2 > t->rto_cap ? t->rto_cap : t->rto * 2;
+	t->last = now;
 	t->next = now + (t->sent >= t->max_tx ? t->last_wait : t->rto);
 	return 1;
 }
@@ -1131,7 +1134,8 @@ static void check_success(struct ice_agent *a, struct pair *p,
 	a->remotes[p->remote].reached = true;
 	if (p->consent)
 		return;
-	p->rtt = (uint32_t)(now - p->tx.first);
+	/* From the latest transmission: a retransmit's wait is not RTT. */
+	p->rtt = (uint32_t)(now - p->tx.last);
 	p->state = PAIR_SUCCEEDED;
 	p->valid = true;
 	p->mapped_local = mapped_local(a, p, m);

@@ -719,6 +719,8 @@ static void test_relay_then_direct(void **state)
 		assert_int_equal(n.nodes[i].selected.remote.type,
 				 ICE_CAND_HOST);
 		assert_true(n.nodes[i].changed_at >= open_at);
+		/* RTT of the answered transmission, not since the first one. */
+		assert_true(n.nodes[i].selected.rtt_ms <= 2 * n.latency_ms);
 		/* Within a retransmission interval of the path opening. */
 		assert_true(n.nodes[i].changed_at - open_at <= 1700);
 	}
