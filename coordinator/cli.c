@@ -212,8 +212,8 @@ static int take_option(struct cli *c, int opt, const char *arg)
 		break;
 	case OPT_TURN_TTL:
 	case OPT_EXPIRY:
-		if (coord_parse_duration(arg, opt == OPT_EXPIRY ? &c->expiry :
-								  &c->turn_ttl))
+		if (coord_parse_duration(arg, opt == OPT_EXPIRY ? &c->expiry
+								: &c->turn_ttl))
 			return bad("not a duration: %s", arg);
 		if (opt == OPT_TURN_TTL && c->turn_ttl < 120)
 			return bad("--turn-ttl must be at least 2m%s", "");
@@ -309,8 +309,7 @@ static int only(const struct cli *c, const char *cmd, uint64_t allowed)
 
 #define BIT(o) (1ULL << ((o)-256))
 
-static int open_store(const struct cli *c, bool create,
-		      struct coord_store **s)
+static int open_store(const struct cli *c, bool create, struct coord_store **s)
 {
 	char path[PATH_MAX];
 	int ret;
@@ -454,9 +453,9 @@ static int list_one(const struct coord_node *n, void *arg)
 					 "node_key", key, "ipv4", v4, "ipv6",
 					 v6, "last_seen",
 					 (json_int_t)n->last_seen, "ephemeral",
-					 n->ephemeral)) ?
-			       -ENOMEM :
-			       0;
+					 n->ephemeral))
+			       ? -ENOMEM
+			       : 0;
 	printf("%-6" PRIu64 " %-24s %-15s %-28s %s %" PRIu64 "%s\n", n->id,
 	       n->name, v4, v6, key, n->last_seen,
 	       n->ephemeral ? " ephemeral" : "");
@@ -498,8 +497,8 @@ static int cmd_nodes(struct cli *c)
 			goto out;
 		l.arr = json_array();
 		if (!l.json)
-			printf("%-6s %-24s %-15s %-28s %-44s %s\n", "ID", "NAME",
-			       "IPV4", "IPV6", "KEY", "LAST_SEEN");
+			printf("%-6s %-24s %-15s %-28s %-44s %s\n", "ID",
+			       "NAME", "IPV4", "IPV6", "KEY", "LAST_SEEN");
 		if (coord_store_nodes_foreach(s, list_one, &l) == 0) {
 			rc = 0;
 			if (l.json)
@@ -550,8 +549,7 @@ static int cmd_serve(struct cli *c)
 		return ret;
 	if (c->nargs)
 		return bad("serve takes no argument: %s", c->args[0]);
-	if (addr_parse(c->listen ? c->listen : "0.0.0.0:8443", 8443,
-		       &o.listen))
+	if (addr_parse(c->listen ? c->listen : "0.0.0.0:8443", 8443, &o.listen))
 		return bad("bad --listen (numeric ADDR:PORT): %s", c->listen);
 	if (!!c->cert != !!c->key)
 		return bad("--cert and --key go together%s", "");
@@ -571,8 +569,8 @@ static int cmd_serve(struct cli *c)
 	o.key_path = c->key;
 	o.max_connections = c->max_conn;
 	o.online_grace_ms = (unsigned)c->online_grace * 1000;
-	o.max_per_ip = c->max_per_ip_set ? c->max_per_ip :
-					   COORD_DEFAULT_MAX_PER_IP;
+	o.max_per_ip =
+		c->max_per_ip_set ? c->max_per_ip : COORD_DEFAULT_MAX_PER_IP;
 	/* Block the signals before any thread starts; sigwait takes them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

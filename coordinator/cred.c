@@ -43,8 +43,7 @@ int coord_token_wellformed(const char *prefix, const char *s, size_t len)
 }
 
 int coord_turn_credentials(const char *secret, uint64_t expiry,
-			   uint64_t node_id,
-			   char user[COORD_TURN_USER_STRLEN],
+			   uint64_t node_id, char user[COORD_TURN_USER_STRLEN],
 			   char pass[COORD_TURN_PASS_STRLEN])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];

@@ -36,8 +36,7 @@ int coord_token_wellformed(const char *prefix, const char *s, size_t len);
  * username "EXPIRY:NODEID", password base64(HMAC-SHA1(secret, username)).
  */
 int coord_turn_credentials(const char *secret, uint64_t expiry,
-			   uint64_t node_id,
-			   char user[COORD_TURN_USER_STRLEN],
+			   uint64_t node_id, char user[COORD_TURN_USER_STRLEN],
 			   char pass[COORD_TURN_PASS_STRLEN]);
 
 #endif

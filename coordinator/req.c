@@ -41,8 +41,8 @@ int coord_b64_decode_exact(const char *s, size_t slen, uint8_t *out,
 
 int coord_b64_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
 {
-	if (outlen < sodium_base64_ENCODED_LEN(len,
-					       sodium_base64_VARIANT_ORIGINAL))
+	if (outlen <
+	    sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL))
 		return -ENOSPC;
 	sodium_bin2base64(out, outlen, in, len, sodium_base64_VARIANT_ORIGINAL);
 	return 0;
@@ -112,7 +112,8 @@ static int check_fields(json_t *obj, const char *const *names, size_t n,
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		bool known = false;
 		for (size_t i = 0; i < n && !known; i++)
 			known = strcmp(key, names[i]) == 0;
@@ -179,14 +180,15 @@ int coord_req_parse_register(const char *body, size_t len,
 	if (ret)
 		goto out;
 	memcpy(r.auth_key, s, n);
-	ret = get_string(root, "node_key", true, COORD_KEY_B64_LEN + 16, &s,
-			 &n, err);
+	ret = get_string(root, "node_key", true, COORD_KEY_B64_LEN + 16, &s, &n,
+			 err);
 	if (ret)
 		goto out;
 	if (n != COORD_KEY_B64_LEN ||
 	    coord_b64_decode_exact(s, n, r.node_key, COORD_KEY_LEN) != 0) {
-		ret = coord_error_set(err, 400, "invalid_field",
-				      "\"node_key\" must be base64 of 32 bytes");
+		ret = coord_error_set(
+			err, 400, "invalid_field",
+			"\"node_key\" must be base64 of 32 bytes");
 		goto out;
 	}
 	ret = get_string(root, "hostname", false, COORD_MAX_HOSTNAME, &s, &n,
@@ -233,10 +235,10 @@ static int get_node_id(json_t *obj, const char *name, uint64_t *out,
 static int get_payload(json_t *obj, struct coord_signal_req *out,
 		       struct coord_error *err)
 {
-	const size_t maxb64 = sodium_base64_ENCODED_LEN(
-				      COORD_MAX_PAYLOAD,
-				      sodium_base64_VARIANT_ORIGINAL) -
-			      1;
+	const size_t maxb64 =
+		sodium_base64_ENCODED_LEN(COORD_MAX_PAYLOAD,
+					  sodium_base64_VARIANT_ORIGINAL) -
+		1;
 	const char *s, *end = NULL;
 	size_t n, got = 0;
 	int ret;
@@ -246,11 +248,13 @@ static int get_payload(json_t *obj, struct coord_signal_req *out,
 		return ret;
 	if (n % 4 != 0 ||
 	    sodium_base642bin(out->payload, sizeof(out->payload), s, n, NULL,
-			      &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+			      &got, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != s + n || got == 0)
-		return coord_error_set(err, 400, "invalid_field",
-				       "\"payload\" must be base64 of 1..%d bytes",
-				       COORD_MAX_PAYLOAD);
+		return coord_error_set(
+			err, 400, "invalid_field",
+			"\"payload\" must be base64 of 1..%d bytes",
+			COORD_MAX_PAYLOAD);
 	out->payload_len = got;
 	return 0;
 }

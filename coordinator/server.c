@@ -70,7 +70,7 @@ struct coord_server {
 	struct MHD_Daemon *mhd;
 	struct coord_tls tls;
 	struct coord_config cfg;
-	struct coord_store *store;  /* MHD thread only */
+	struct coord_store *store; /* MHD thread only */
 	struct coord_store *hstore; /* housekeeping thread only */
 	uint16_t port;
 
@@ -110,7 +110,8 @@ static int queue(struct req *r, unsigned status, char *body, size_t len,
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
 
-	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(len, body,
+					       MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(body);
 		return MHD_NO;
@@ -321,8 +322,7 @@ static json_t *network_json(const struct coord_server *srv)
 			 "ipv6_prefix", srv->cfg.v6_str);
 }
 
-static json_t *servers_json(const char list[][COORD_SERVER_STRLEN],
-			    unsigned n)
+static json_t *servers_json(const char list[][COORD_SERVER_STRLEN], unsigned n)
 {
 	json_t *a = json_array();
 
@@ -346,8 +346,8 @@ static json_t *turn_json(const struct coord_server *srv, uint64_t node_id,
 
 	if (srv->cfg.n_turn == 0)
 		return json_null();
-	if (coord_turn_credentials(srv->cfg.turn_secret, expires, node_id,
-				   user, pass))
+	if (coord_turn_credentials(srv->cfg.turn_secret, expires, node_id, user,
+				   pass))
 		return NULL;
 	o = json_pack("{s:o,s:s,s:s,s:I}", "servers",
 		      servers_json(srv->cfg.turn, srv->cfg.n_turn), "username",
@@ -448,8 +448,7 @@ static struct map_snap *snap_get(struct coord_server *srv, uint64_t version)
 	return b.m;
 }
 
-static const struct map_entry *snap_find(const struct map_snap *m,
-					 uint64_t id)
+static const struct map_entry *snap_find(const struct map_snap *m, uint64_t id)
 {
 	size_t lo = 0, hi = m->n;
 
@@ -469,10 +468,10 @@ static const struct map_entry *snap_find(const struct map_snap *m,
 static char *map_tail(struct coord_server *srv, uint64_t id, size_t *len)
 {
 	uint64_t now = clock_wall_s();
-	json_t *o = json_pack("{s:o,s:o,s:o}", "network", network_json(srv),
-			      "stun",
-			      servers_json(srv->cfg.stun, srv->cfg.n_stun),
-			      "turn", turn_json(srv, id, now));
+	json_t *o =
+		json_pack("{s:o,s:o,s:o}", "network", network_json(srv), "stun",
+			  servers_json(srv->cfg.stun, srv->cfg.n_stun), "turn",
+			  turn_json(srv, id, now));
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
@@ -594,8 +593,8 @@ static int send_map(struct req *r, uint64_t version)
 	snap->refs++;
 	m->self = r->node.id;
 	m->first = true;
-	n = snprintf(head, sizeof(head), "{\"version\":%" PRIu64 ",\"self\":",
-		     version);
+	n = snprintf(head, sizeof(head),
+		     "{\"version\":%" PRIu64 ",\"self\":", version);
 	m->head_len = (size_t)n + self->len - 1 + 10;
 	m->head = malloc(m->head_len + 1);
 	m->tail = map_tail(srv, r->node.id, &m->tail_len);
@@ -607,8 +606,8 @@ static int send_map(struct req *r, uint64_t version)
 	memcpy(m->head + n, self->json + 1, self->len - 1);
 	memcpy(m->head + n + self->len - 1, ",\"peers\":[", 10);
 	/* peers: every entry but self, the first without its comma */
-	size = m->head_len + snap->total - self->len -
-	       (snap->n > 1 ? 1 : 0) + m->tail_len;
+	size = m->head_len + snap->total - self->len - (snap->n > 1 ? 1 : 0) +
+	       m->tail_len;
 	resp = MHD_create_response_from_callback(size, 32 * 1024, map_read, m,
 						 map_stream_free);
 	if (!resp) {
@@ -630,7 +629,12 @@ static int send_map(struct req *r, uint64_t version)
 static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind,
 				  const char *key, const char *value)
 {
-	struct { struct req *r; unsigned allowed; struct coord_error *err; int ret; } *it = cls;
+	struct {
+		struct req *r;
+		unsigned allowed;
+		struct coord_error *err;
+		int ret;
+	} *it = cls;
 
 	it->ret = coord_query_add(&it->r->q, it->allowed, key, value, it->err);
 	return it->ret ? MHD_NO : MHD_YES;
@@ -639,9 +643,12 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind,
 /* Parse the query string for the kind of request; 0 or -EINVAL with err. */
 static int parse_query(struct req *r, unsigned allowed, struct coord_error *err)
 {
-	struct { struct req *r; unsigned allowed; struct coord_error *err; int ret; } it = {
-		r, allowed, err, 0
-	};
+	struct {
+		struct req *r;
+		unsigned allowed;
+		struct coord_error *err;
+		int ret;
+	} it = { r, allowed, err, 0 };
 
 	coord_query_init(&r->q);
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_iter,
@@ -670,8 +677,7 @@ static int authenticate(struct req *r, struct coord_error *err)
 		return coord_error_set(err, 401, "unauthorized",
 				       "unknown node credential");
 	if (ret)
-		return coord_error_set(err, 500, "internal",
-				       "storage failure");
+		return coord_error_set(err, 500, "internal", "storage failure");
 	return 0;
 }
 
@@ -681,8 +687,8 @@ static int handle_health(struct req *r)
 
 	if (parse_query(r, 0, &err))
 		return send_error(r, &err);
-	return send_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "api",
-					   1));
+	return send_json(r, 200,
+			 json_pack("{s:s,s:i}", "status", "ok", "api", 1));
 }
 
 static int register_error(struct req *r, int ret)
@@ -791,8 +797,8 @@ static int handle_netmap(struct req *r)
 	uint64_t v;
 	int ret;
 
-	if (!r->prepared && (ret = prepare_poll(r, COORD_Q_SINCE |
-							   COORD_Q_WAIT)) >= 0)
+	if (!r->prepared &&
+	    (ret = prepare_poll(r, COORD_Q_SINCE | COORD_Q_WAIT)) >= 0)
 		return ret;
 	v = current_version(r->srv);
 	if (!(r->q.seen & COORD_Q_SINCE) || r->q.since != v)
@@ -903,8 +909,9 @@ static int handle_signal_post(struct req *r)
 	}
 	if (!dup)
 		wake_signal_waiters(r->srv, to);
-	return send_json(r, 200, json_pack("{s:I,s:b}", "seq", (json_int_t)seq,
-					   "duplicate", dup));
+	return send_json(r, 200,
+			 json_pack("{s:I,s:b}", "seq", (json_int_t)seq,
+				   "duplicate", dup));
 }
 
 static int finish(struct req *r)
@@ -1035,8 +1042,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return finish(r) == MHD_NO ? MHD_NO : MHD_YES;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct coord_server *srv = cls;
 	struct req *r = *con_cls;
@@ -1211,12 +1218,12 @@ static int start_mhd(struct coord_server *srv)
 		flags, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
 		&o->listen.sa, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)(o->max_connections ? o->max_connections :
-						COORD_DEFAULT_MAX_CONN),
+		(unsigned)(o->max_connections ? o->max_connections
+					      : COORD_DEFAULT_MAX_CONN),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)(o->conn_timeout_s ? o->conn_timeout_s :
-					       COORD_DEFAULT_TIMEOUT_S),
+		(unsigned)(o->conn_timeout_s ? o->conn_timeout_s
+					     : COORD_DEFAULT_TIMEOUT_S),
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_HTTPS_MEM_CERT,
@@ -1224,8 +1231,8 @@ static int start_mhd(struct coord_server *srv)
 		MHD_OPTION_HTTPS_MEM_KEY,
 		o->insecure_http ? NULL : srv->tls.key_pem,
 		MHD_OPTION_HTTPS_PRIORITIES,
-		o->insecure_http ? NULL :
-				   "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+		o->insecure_http ? NULL
+				 : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 		MHD_OPTION_END);
 	if (!srv->mhd)
 		return -EADDRNOTAVAIL;
@@ -1246,8 +1253,8 @@ int coord_server_start(const struct coord_server_opts *opts,
 	if (!srv)
 		return -ENOMEM;
 	srv->opts = *opts;
-	srv->grace_ms = opts->online_grace_ms ? opts->online_grace_ms :
-						COORD_ONLINE_GRACE_MS;
+	srv->grace_ms = opts->online_grace_ms ? opts->online_grace_ms
+					      : COORD_ONLINE_GRACE_MS;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->cond, NULL);
 	/* Versions only need to differ from what a client holds: starting at

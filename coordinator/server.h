@@ -20,12 +20,12 @@ struct coord_server;
 struct coord_server_opts {
 	const char *state_dir;
 	union sockaddr_any listen; /* port 0 picks a free one */
-	bool insecure_http;	   /* plain HTTP; loopback only */
+	bool insecure_http; /* plain HTTP; loopback only */
 	const char *cert_path, *key_path; /* both or neither */
-	unsigned max_connections;	  /* 0: 4096 */
-	unsigned max_per_ip;		  /* 0: no limit */
-	unsigned conn_timeout_s;	  /* 0: 150 */
-	unsigned online_grace_ms;	  /* 0: COORD_ONLINE_GRACE_MS */
+	unsigned max_connections; /* 0: 4096 */
+	unsigned max_per_ip; /* 0: no limit */
+	unsigned conn_timeout_s; /* 0: 150 */
+	unsigned online_grace_ms; /* 0: COORD_ONLINE_GRACE_MS */
 };
 
 enum {

@@ -197,8 +197,10 @@ static int migrate(struct coord_store *s)
 	if (ret)
 		return ret;
 	if (ver > (int64_t)(sizeof(migrations) / sizeof(migrations[0]))) {
-		log_error("coord", "database schema %" PRId64
-				   " is newer than this program", ver);
+		log_error("coord",
+			  "database schema %" PRId64
+			  " is newer than this program",
+			  ver);
 		return -EPROTO;
 	}
 	for (size_t v = (size_t)ver;
@@ -378,8 +380,8 @@ static int meta_get(struct coord_store *s, const char *key, char *buf,
 	return ret;
 }
 
-static void join_list(char *buf, size_t len, const char list[][COORD_SERVER_STRLEN],
-		      unsigned n)
+static void join_list(char *buf, size_t len,
+		      const char list[][COORD_SERVER_STRLEN], unsigned n)
 {
 	size_t off = 0;
 
@@ -548,8 +550,7 @@ int coord_store_node_by_cred(struct coord_store *s,
 			     const uint8_t hash[COORD_HASH_LEN],
 			     struct coord_node *out)
 {
-	sqlite3_stmt *st =
-		stmt(s, "SELECT " NODE_COLS "WHERE cred_hash = ?");
+	sqlite3_stmt *st = stmt(s, "SELECT " NODE_COLS "WHERE cred_hash = ?");
 
 	if (!st)
 		return -EIO;
@@ -622,11 +623,10 @@ static int bump_changes(struct coord_store *s)
 int coord_store_changes(struct coord_store *s, uint64_t *out)
 {
 	int64_t v;
-	int ret = query_int(
-		s,
-		stmt(s, "SELECT CAST(value AS INTEGER) FROM meta "
-			"WHERE key = 'changes'"),
-		&v);
+	int ret = query_int(s,
+			    stmt(s, "SELECT CAST(value AS INTEGER) FROM meta "
+				    "WHERE key = 'changes'"),
+			    &v);
 
 	if (!ret)
 		*out = (uint64_t)v;
@@ -657,9 +657,9 @@ static int authkey_get(struct coord_store *s, const uint8_t hash[32],
 		k->reusable = sqlite3_column_int(st, 1) != 0;
 		k->ephemeral = sqlite3_column_int(st, 2) != 0;
 		k->expires = (uint64_t)sqlite3_column_int64(st, 3);
-		k->used_by = sqlite3_column_type(st, 4) == SQLITE_NULL ?
-				     0 :
-				     sqlite3_column_int64(st, 4);
+		k->used_by = sqlite3_column_type(st, 4) == SQLITE_NULL
+				     ? 0
+				     : sqlite3_column_int64(st, 4);
 		k->revoked = sqlite3_column_int(st, 5) != 0;
 		ret = 0;
 	} else {
@@ -1082,9 +1082,8 @@ int coord_store_signal_put(struct coord_store *s, uint64_t from,
 			   const struct coord_signal_req *req, uint64_t now,
 			   uint64_t *seq, bool *dup)
 {
-	uint64_t cutoff = now > COORD_SIGNAL_MAX_AGE_S ?
-				  now - COORD_SIGNAL_MAX_AGE_S :
-				  0;
+	uint64_t cutoff =
+		now > COORD_SIGNAL_MAX_AGE_S ? now - COORD_SIGNAL_MAX_AGE_S : 0;
 	struct coord_node to;
 	uint8_t digest[32];
 	uint64_t old = 0;
@@ -1155,23 +1154,23 @@ int coord_store_signal_ack(struct coord_store *s, uint64_t to, uint64_t after)
 	return step_done(s, st);
 }
 
-int coord_store_signal_fetch(struct coord_store *s, uint64_t to,
-			     uint64_t after, unsigned limit, uint64_t now,
+int coord_store_signal_fetch(struct coord_store *s, uint64_t to, uint64_t after,
+			     unsigned limit, uint64_t now,
 			     int (*cb)(const struct coord_signal *, void *),
 			     void *arg, bool *more)
 {
-	uint64_t cutoff = now > COORD_SIGNAL_MAX_AGE_S ?
-				  now - COORD_SIGNAL_MAX_AGE_S :
-				  0;
+	uint64_t cutoff =
+		now > COORD_SIGNAL_MAX_AGE_S ? now - COORD_SIGNAL_MAX_AGE_S : 0;
 	sqlite3_stmt *st;
 	struct coord_signal m;
 	int rc, n = 0, ret = 0;
 
-	st = stmt(s, "SELECT s.seq, s.from_id, n.node_key, s.msg_id,"
-		     " s.created, s.payload FROM signals s"
-		     " JOIN nodes n ON n.id = s.from_id"
-		     " WHERE s.to_id = ? AND s.seq > ? AND s.payload IS NOT NULL"
-		     " AND s.created >= ? ORDER BY s.seq LIMIT ?");
+	st = stmt(s,
+		  "SELECT s.seq, s.from_id, n.node_key, s.msg_id,"
+		  " s.created, s.payload FROM signals s"
+		  " JOIN nodes n ON n.id = s.from_id"
+		  " WHERE s.to_id = ? AND s.seq > ? AND s.payload IS NOT NULL"
+		  " AND s.created >= ? ORDER BY s.seq LIMIT ?");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)to);

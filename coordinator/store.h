@@ -31,9 +31,9 @@ enum {
 	COORD_SCHEMA_VERSION = 1,
 	COORD_MAX_NODES = 100000,
 	COORD_SIGNAL_MAX_AGE_S = 300,
-	COORD_SIGNAL_MAX_PENDING = 256,	  /* per recipient */
+	COORD_SIGNAL_MAX_PENDING = 256, /* per recipient */
 	COORD_SIGNAL_MAX_PER_SENDER = 1024, /* per sender per max age */
-	COORD_MAX_SERVERS = 4,		  /* STUN or TURN servers */
+	COORD_MAX_SERVERS = 4, /* STUN or TURN servers */
 	COORD_SERVER_STRLEN = 128,
 	COORD_SECRET_STRLEN = 129,
 	COORD_PREFIX_STRLEN = 64,
@@ -45,7 +45,7 @@ struct coord_store;
 /* The network, as `init` sets it. */
 struct coord_config {
 	uint32_t v4_base; /* host byte order, host bits zero */
-	uint8_t v4_len;	  /* 8..24 */
+	uint8_t v4_len; /* 8..24 */
 	uint8_t v6_prefix[16]; /* a /48: bytes 6..15 zero */
 	char v4_str[COORD_PREFIX_STRLEN];
 	char v6_str[COORD_PREFIX_STRLEN];
@@ -149,14 +149,13 @@ int coord_store_signal_put(struct coord_store *s, uint64_t from,
 			   const struct coord_signal_req *req, uint64_t now,
 			   uint64_t *seq, bool *dup);
 /* Acknowledge (drop) every message for `to` up to and including `after`. */
-int coord_store_signal_ack(struct coord_store *s, uint64_t to,
-			   uint64_t after);
+int coord_store_signal_ack(struct coord_store *s, uint64_t to, uint64_t after);
 /*
  * Messages for `to` after `after`, in seq order, at most limit; *more says
  * whether more are waiting. Returns the number passed to cb, or -errno.
  */
-int coord_store_signal_fetch(struct coord_store *s, uint64_t to,
-			     uint64_t after, unsigned limit, uint64_t now,
+int coord_store_signal_fetch(struct coord_store *s, uint64_t to, uint64_t after,
+			     unsigned limit, uint64_t now,
 			     int (*cb)(const struct coord_signal *, void *),
 			     void *arg, bool *more);
 /* Drop signals older than the max age. */

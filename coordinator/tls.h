@@ -17,7 +17,7 @@ enum {
 
 struct coord_tls {
 	char *cert_pem; /* NUL-terminated, owned */
-	char *key_pem;	/* NUL-terminated, owned, wiped on free */
+	char *key_pem; /* NUL-terminated, owned, wiped on free */
 	char pin[COORD_PIN_STRLEN];
 };
 

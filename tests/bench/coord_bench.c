@@ -173,14 +173,16 @@ static void got_signals(struct xfer *x, json_t *j, uint64_t t)
 	size_t i;
 	json_t *m;
 
-	json_array_foreach(json_object_get(j, "messages"), i, m) {
-		const char *p = json_string_value(json_object_get(m, "payload"));
+	json_array_foreach(json_object_get(j, "messages"), i, m)
+	{
+		const char *p =
+			json_string_value(json_object_get(m, "payload"));
 		uint8_t raw[8];
 		size_t got = 0;
 		uint64_t msg = 0;
-		if (!p || sodium_base642bin(raw, 8, p, strlen(p), NULL, &got,
-					    NULL,
-					    sodium_base64_VARIANT_ORIGINAL) ||
+		if (!p ||
+		    sodium_base642bin(raw, 8, p, strlen(p), NULL, &got, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) ||
 		    got != 8)
 			continue;
 		for (int b = 0; b < 8; b++)
@@ -190,8 +192,8 @@ static void got_signals(struct xfer *x, json_t *j, uint64_t t)
 			signals_received++;
 		}
 	}
-	nodes[x->node].cursor = (uint64_t)json_integer_value(
-		json_object_get(j, "cursor"));
+	nodes[x->node].cursor =
+		(uint64_t)json_integer_value(json_object_get(j, "cursor"));
 }
 
 /* A transfer ended: record what it says, and re-arm long-polls. */
@@ -209,14 +211,15 @@ static void done(struct xfer *x, CURLcode rc)
 			x->kind, x->node, rc, status, x->body ? x->body : "");
 		failed = true;
 	} else if (x->kind == K_REGISTER) {
-		nodes[x->node].id = (uint64_t)json_integer_value(json_object_get(
-			json_object_get(j, "node"), "id"));
+		nodes[x->node].id = (uint64_t)json_integer_value(
+			json_object_get(json_object_get(j, "node"), "id"));
 		snprintf(nodes[x->node].cred, sizeof(nodes[0].cred), "%s",
 			 json_string_value(json_object_get(j, "credential")));
 	} else if (x->kind == K_MAP) {
 		if (status == 200) {
-			const char *v = x->body ?
-				strstr(x->body, "{\"version\":") : NULL;
+			const char *v =
+				x->body ? strstr(x->body, "{\"version\":")
+					: NULL;
 			if (!v || strncmp(x->body, "{\"version\":", 11) != 0) {
 				fprintf(stderr, "map without version\n");
 				failed = true;
@@ -335,8 +338,7 @@ static void run_signals(int first, int count, int inflight)
 	printf("signals, %2d in flight: %d relayed in %.2f s (%.0f/s); latency "
 	       "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 	       inflight, count, (double)(t1 - t0) / 1e6,
-	       count / ((double)(t1 - t0) / 1e6),
-	       (double)lat[nl / 2] / 1000.0,
+	       count / ((double)(t1 - t0) / 1e6), (double)lat[nl / 2] / 1000.0,
 	       (double)lat[(size_t)nl * 99 / 100] / 1000.0,
 	       (double)lat[nl - 1] / 1000.0);
 	free(lat);

@@ -34,7 +34,8 @@ static void fuzz_register(const char *body, size_t len)
 		check_error(&e);
 		return;
 	}
-	if (strlen(r.auth_key) == 0 || strlen(r.auth_key) > COORD_MAX_AUTHKEY_LEN)
+	if (strlen(r.auth_key) == 0 ||
+	    strlen(r.auth_key) > COORD_MAX_AUTHKEY_LEN)
 		abort();
 	if (r.hostname[0] && !coord_hostname_valid(r.hostname))
 		abort();
@@ -67,8 +68,9 @@ static void fuzz_query(char *s)
 		char *eq = strchr(kv, '=');
 		if (eq)
 			*eq++ = '\0';
-		if (coord_query_add(&q, COORD_Q_SINCE | COORD_Q_WAIT |
-						COORD_Q_AFTER | COORD_Q_LIMIT,
+		if (coord_query_add(&q,
+				    COORD_Q_SINCE | COORD_Q_WAIT |
+					    COORD_Q_AFTER | COORD_Q_LIMIT,
 				    kv, eq, &e) != 0) {
 			check_error(&e);
 			return;

@@ -138,7 +138,7 @@ static int read_pin(struct harness *h)
 int h_start(struct harness *h)
 {
 	char listen[32];
-	char *argv[20] = { S("icemesh-coord"), S("serve"), S("--state-dir"),
+	char *argv[20] = { S("icemesh-coord"), S("serve"),    S("--state-dir"),
 			   h->state,	       S("--listen"), listen,
 			   S("--log-level"),   S("warn") };
 	int argc = 8;
@@ -402,8 +402,8 @@ int h_register(struct harness *h, const char *authkey, const uint8_t key[32],
 int h_signal(struct harness *h, const char *cred, uint64_t to, const char *id,
 	     const void *payload, size_t len, struct resp *r)
 {
-	size_t blen = sodium_base64_ENCODED_LEN(len,
-						sodium_base64_VARIANT_ORIGINAL);
+	size_t blen =
+		sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
 	char *b64 = malloc(blen);
 	json_t *o;
 	char *body;

@@ -42,9 +42,8 @@ static int group_setup(void **state)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || sodium_init() < 0)
 		return -1;
-	if (h_init(&H, "--stun", "127.0.0.1:3478", "--turn",
-		   "127.0.0.1:3478", "--turn-secret", SECRET, "--turn-ttl",
-		   "2h", NULL) != 0)
+	if (h_init(&H, "--stun", "127.0.0.1:3478", "--turn", "127.0.0.1:3478",
+		   "--turn-secret", SECRET, "--turn-ttl", "2h", NULL) != 0)
 		return -1;
 	reusable_key = h_authkey(&H, true, false, 0);
 	if (!reusable_key)
@@ -65,8 +64,7 @@ static int group_teardown(void **state)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static void new_node(const char *authkey, const char *hostname,
-		     struct node *n)
+static void new_node(const char *authkey, const char *hostname, struct node *n)
 {
 	struct resp r;
 	json_t *node;
@@ -94,10 +92,10 @@ static void new_node(const char *authkey, const char *hostname,
 static void expect_error(struct resp *r, long status, const char *code)
 {
 	if (r->status != status || strcmp(resp_code(r), code) != 0)
-		fail_msg("expected %ld %s, got %ld %s", status, code,
-			 r->status, r->body ? r->body : "");
-	assert_non_null(json_string_value(json_object_get(
-		json_object_get(r->json, "error"), "message")));
+		fail_msg("expected %ld %s, got %ld %s", status, code, r->status,
+			 r->body ? r->body : "");
+	assert_non_null(json_string_value(
+		json_object_get(json_object_get(r->json, "error"), "message")));
 }
 
 static void get(const char *path, const char *cred, struct resp *r)
@@ -108,9 +106,8 @@ static void get(const char *path, const char *cred, struct resp *r)
 static void post(const char *path, const char *cred, const char *body,
 		 struct resp *r)
 {
-	assert_int_equal(h_http(&H, "POST", path, cred, JSON, body,
-				strlen(body), r),
-			 0);
+	assert_int_equal(
+		h_http(&H, "POST", path, cred, JSON, body, strlen(body), r), 0);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -121,8 +118,8 @@ static void test_health_and_routing(void **state)
 
 	get("/v1/health", NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(json_string_value(json_object_get(r.json, "status")),
-			    "ok");
+	assert_string_equal(
+		json_string_value(json_object_get(r.json, "status")), "ok");
 	resp_free(&r);
 	get("/v1/health?x=1", NULL, &r);
 	expect_error(&r, 400, "unknown_parameter");
@@ -133,9 +130,8 @@ static void test_health_and_routing(void **state)
 	get("/v2/health", NULL, &r);
 	expect_error(&r, 404, "not_found");
 	resp_free(&r);
-	assert_int_equal(h_http(&H, "DELETE", "/v1/signal", NULL, NULL, NULL,
-				0, &r),
-			 0);
+	assert_int_equal(
+		h_http(&H, "DELETE", "/v1/signal", NULL, NULL, NULL, 0, &r), 0);
 	expect_error(&r, 405, "method_not_allowed");
 	assert_string_equal(r.allow, "GET, POST");
 	resp_free(&r);
@@ -243,8 +239,7 @@ static void test_register_bad_bodies(void **state)
 		{ JSON, "[1,2]", 400, "malformed_json" },
 		{ JSON, "{\"auth_key\":5,\"node_key\":\"x\"}", 400,
 		  "invalid_field" },
-		{ JSON,
-		  "{\"auth_key\":\"k\",\"node_key\":\"AAAA\"}", 400,
+		{ JSON, "{\"auth_key\":\"k\",\"node_key\":\"AAAA\"}", 400,
 		  "invalid_field" },
 		{ JSON, "{\"node_key\":\"AAAA\"}", 400, "missing_field" },
 		{ JSON,
@@ -272,9 +267,9 @@ static void test_register_bad_bodies(void **state)
 	memset(big, ' ', 40000);
 	big[0] = '{';
 	big[39999] = '}';
-	assert_int_equal(h_http(&H, "POST", "/v1/register", NULL, JSON, big,
-				40000, &r),
-			 0);
+	assert_int_equal(
+		h_http(&H, "POST", "/v1/register", NULL, JSON, big, 40000, &r),
+		0);
 	expect_error(&r, 413, "body_too_large");
 	resp_free(&r);
 	free(big);
@@ -290,7 +285,9 @@ static void test_register_bad_bodies(void **state)
 static void test_bad_auth(void **state)
 {
 	static const char *const creds[] = {
-		"", "imc_", "imc_short",
+		"",
+		"imc_",
+		"imc_short",
 		"imc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", /* unknown */
 		"imk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 	};
@@ -308,8 +305,8 @@ static void test_bad_auth(void **state)
 			resp_free(&r);
 		}
 	}
-	post("/v1/signal", creds[3], "{\"to\":1,\"id\":\"a\",\"payload\":\"AA==\"}",
-	     &r);
+	post("/v1/signal", creds[3],
+	     "{\"to\":1,\"id\":\"a\",\"payload\":\"AA==\"}", &r);
 	expect_error(&r, 401, "unauthorized");
 	resp_free(&r);
 	assert_int_equal(h_count(&H, "signals"), before);
@@ -320,9 +317,10 @@ static json_t *find_peer(json_t *map, uint64_t id)
 	size_t i;
 	json_t *p;
 
-	json_array_foreach(json_object_get(map, "peers"), i, p)
-		if ((uint64_t)json_integer_value(json_object_get(p, "id")) == id)
-			return p;
+	json_array_foreach(
+		json_object_get(map, "peers"), i,
+		p) if ((uint64_t)json_integer_value(json_object_get(p, "id")) ==
+		       id) return p;
 	return NULL;
 }
 
@@ -347,34 +345,35 @@ static void test_netmap(void **state)
 	assert_non_null(peer);
 	assert_string_equal(json_string_value(json_object_get(peer, "ipv4")),
 			    b.ipv4);
-	assert_string_equal(json_string_value(json_array_get(
-				    json_object_get(peer, "allowed_ips"), 0)),
-			    (snprintf(expect, sizeof(expect), "%s/32", b.ipv4),
-			     expect));
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(peer, "allowed_ips"), 0)),
+		(snprintf(expect, sizeof(expect), "%s/32", b.ipv4), expect));
 	assert_true(json_is_boolean(json_object_get(peer, "online")));
 	assert_true(json_is_integer(json_object_get(peer, "last_seen")));
 	assert_true(json_is_integer(json_object_get(r.json, "version")));
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(r.json, "stun"), 0)),
+			    "127.0.0.1:3478");
 	assert_string_equal(
-		json_string_value(json_array_get(json_object_get(r.json, "stun"), 0)),
-		"127.0.0.1:3478");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(r.json, "network"),
-				    "ipv4_prefix")),
-			    "100.64.0.0/10");
+		json_string_value(json_object_get(
+			json_object_get(r.json, "network"), "ipv4_prefix")),
+		"100.64.0.0/10");
 	/* coturn REST credentials: "expiry:nodeid", HMAC-SHA1 of it */
 	turn = json_object_get(r.json, "turn");
-	expires = (uint64_t)json_integer_value(json_object_get(turn, "expires"));
+	expires =
+		(uint64_t)json_integer_value(json_object_get(turn, "expires"));
 	assert_true(expires >= now + 3600 - 5 && expires <= now + 7200 + 5);
 	snprintf(user, sizeof(user), "%llu:%llu", (unsigned long long)expires,
 		 (unsigned long long)a.id);
-	assert_string_equal(json_string_value(json_object_get(turn, "username")),
-			    user);
+	assert_string_equal(
+		json_string_value(json_object_get(turn, "username")), user);
 	HMAC(EVP_sha1(), SECRET, (int)strlen(SECRET), (unsigned char *)user,
 	     strlen(user), mac, &maclen);
 	sodium_bin2base64(expect, sizeof(expect), mac, maclen,
 			  sodium_base64_VARIANT_ORIGINAL);
-	assert_string_equal(json_string_value(json_object_get(turn, "password")),
-			    expect);
+	assert_string_equal(
+		json_string_value(json_object_get(turn, "password")), expect);
 	resp_free(&r);
 }
 
@@ -434,7 +433,8 @@ static void test_netmap_longpoll(void **state)
 		if (r.status == 204)
 			break;
 		assert_int_equal(r.status, 200);
-		v = (uint64_t)json_integer_value(json_object_get(r.json, "version"));
+		v = (uint64_t)json_integer_value(
+			json_object_get(r.json, "version"));
 		snprintf(path, sizeof(path), "/v1/netmap?since=%llu&wait=1",
 			 (unsigned long long)v);
 		resp_free(&r);
@@ -571,7 +571,8 @@ static void test_online_offline(void **state)
 			continue;
 		}
 		assert_int_equal(r.status, 200);
-		v = (uint64_t)json_integer_value(json_object_get(r.json, "version"));
+		v = (uint64_t)json_integer_value(
+			json_object_get(r.json, "version"));
 		p = find_peer(r.json, b.id);
 		if (json_is_false(json_object_get(p, "online")))
 			break;
@@ -583,7 +584,6 @@ static void test_online_offline(void **state)
 		    before);
 	resp_free(&r);
 }
-
 
 static void test_signals(void **state)
 {
@@ -603,7 +603,8 @@ static void test_signals(void **state)
 					  sizeof(payload), &r),
 				 0);
 		assert_int_equal(r.status, 200);
-		assert_false(json_is_true(json_object_get(r.json, "duplicate")));
+		assert_false(
+			json_is_true(json_object_get(r.json, "duplicate")));
 		if (i == 0)
 			s1 = (uint64_t)json_integer_value(
 				json_object_get(r.json, "seq"));
@@ -611,12 +612,13 @@ static void test_signals(void **state)
 	}
 	/* a retry is not queued twice */
 	memset(payload, 'a', sizeof(payload));
-	assert_int_equal(h_signal(&H, a.cred, b.id, "m0", payload,
-				  sizeof(payload), &r),
-			 0);
+	assert_int_equal(
+		h_signal(&H, a.cred, b.id, "m0", payload, sizeof(payload), &r),
+		0);
 	assert_int_equal(r.status, 200);
 	assert_true(json_is_true(json_object_get(r.json, "duplicate")));
-	assert_int_equal(json_integer_value(json_object_get(r.json, "seq")), s1);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "seq")),
+			 s1);
 	resp_free(&r);
 	/* the same id with other content is a conflict */
 	assert_int_equal(h_signal(&H, a.cred, b.id, "m0", "other", 5, &r), 0);
@@ -647,14 +649,17 @@ static void test_signals(void **state)
 		sodium_bin2base64(expect, sizeof(expect), payload,
 				  sizeof(payload),
 				  sodium_base64_VARIANT_ORIGINAL);
-		assert_string_equal(json_string_value(json_object_get(m, "payload")),
-				    expect);
+		assert_string_equal(
+			json_string_value(json_object_get(m, "payload")),
+			expect);
 	}
-	cursor = (uint64_t)json_integer_value(json_object_get(r.json, "cursor"));
+	cursor =
+		(uint64_t)json_integer_value(json_object_get(r.json, "cursor"));
 	resp_free(&r);
 	/* unacknowledged: asking again from 0 returns them again */
 	get("/v1/signal", b.cred, &r);
-	assert_int_equal(json_array_size(json_object_get(r.json, "messages")), 3);
+	assert_int_equal(json_array_size(json_object_get(r.json, "messages")),
+			 3);
 	resp_free(&r);
 	snprintf(path, sizeof(path), "/v1/signal?after=%llu",
 		 (unsigned long long)cursor);
@@ -664,7 +669,8 @@ static void test_signals(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_array_get(msgs, 0), "id")),
 			    "m2");
-	cursor = (uint64_t)json_integer_value(json_object_get(r.json, "cursor"));
+	cursor =
+		(uint64_t)json_integer_value(json_object_get(r.json, "cursor"));
 	resp_free(&r);
 	snprintf(path, sizeof(path), "/v1/signal?after=%llu",
 		 (unsigned long long)cursor);
@@ -688,8 +694,8 @@ static void test_signal_errors(void **state)
 		  "invalid_field" },
 		{ "{\"to\":2,\"id\":\"a\",\"payload\":\"A\"}", 400,
 		  "invalid_field" },
-		{ "{\"to\":2,\"id\":\"a\",\"payload\":\"AA==\",\"from\":1}", 400,
-		  "unknown_field" },
+		{ "{\"to\":2,\"id\":\"a\",\"payload\":\"AA==\",\"from\":1}",
+		  400, "unknown_field" },
 		{ "{\"to\":2,\"id\":\"a\"}", 400, "missing_field" },
 		{ "{\"to\":2,", 400, "malformed_json" },
 		{ "{\"to\":999999,\"id\":\"a\",\"payload\":\"AA==\"}", 404,
@@ -776,14 +782,14 @@ static void test_cli_rename_remove(void **state)
 	snprintf(path, sizeof(path), "/v1/netmap?since=%llu&wait=10",
 		 (unsigned long long)v);
 	h_async_get(&w, &H, path, a.cred);
-	assert_int_equal(h_cli(&H, "nodes", "rename", "cli-b", "renamed-b",
-			       NULL),
-			 0);
+	assert_int_equal(
+		h_cli(&H, "nodes", "rename", "cli-b", "renamed-b", NULL), 0);
 	h_async_join(&w);
 	assert_int_equal(w.r.status, 200);
 	/* possibly an earlier publish; ask until the rename shows */
 	p = find_peer(w.r.json, b.id);
-	if (strcmp(json_string_value(json_object_get(p, "name")), "renamed-b")) {
+	if (strcmp(json_string_value(json_object_get(p, "name")),
+		   "renamed-b")) {
 		resp_free(&w.r);
 		get("/v1/netmap", a.cred, &w.r);
 		p = find_peer(w.r.json, b.id);
@@ -791,27 +797,23 @@ static void test_cli_rename_remove(void **state)
 	assert_string_equal(json_string_value(json_object_get(p, "name")),
 			    "renamed-b");
 	resp_free(&w.r);
-	assert_int_equal(h_cli(&H, "nodes", "rename", "cli-a", "Bad Name",
-			       NULL),
-			 1);
+	assert_int_equal(
+		h_cli(&H, "nodes", "rename", "cli-a", "Bad Name", NULL), 1);
 	assert_int_equal(h_cli(&H, "nodes", "list", NULL), 0);
 	assert_int_equal(h_cli(&H, "nodes", "list", "--json", NULL), 0);
 	assert_int_equal(h_cli(&H, "nodes", "frobnicate", NULL), 2);
 	assert_int_equal(h_cli(&H, "authkey", "create", "--expiry", "1d",
 			       "--ephemeral", NULL),
 			 0);
-	assert_int_equal(h_cli(&H, "authkey", "create", "--expiry", "soon",
-			       NULL),
-			 2);
-	assert_int_equal(h_cli(&H, "authkey", "create", "--listen", "x",
-			       NULL),
+	assert_int_equal(
+		h_cli(&H, "authkey", "create", "--expiry", "soon", NULL), 2);
+	assert_int_equal(h_cli(&H, "authkey", "create", "--listen", "x", NULL),
 			 2);
 	/* plain HTTP only on loopback; refused before anything is bound */
 	assert_int_equal(h_cli(&H, "serve", "--insecure-http", "--listen",
 			       "0.0.0.0:1", NULL),
 			 2);
-	assert_int_equal(h_cli(&H, "serve", "--cert", "/nonexistent", NULL),
-			 2);
+	assert_int_equal(h_cli(&H, "serve", "--cert", "/nonexistent", NULL), 2);
 	assert_int_equal(h_cli(&H, "init", NULL), 1); /* already initialised */
 
 	/* removal: credential dead, address not handed to the next node */

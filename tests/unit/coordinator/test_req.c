@@ -64,7 +64,8 @@ static void test_register_bad(void **state)
 		  "invalid_field" },
 		{ "{\"auth_key\":null,\"node_key\":\"" KEY44 "\"}", 400,
 		  "invalid_field" },
-		{ "{\"auth_key\":\"k\",\"node_key\":[]}", 400, "invalid_field" },
+		{ "{\"auth_key\":\"k\",\"node_key\":[]}", 400,
+		  "invalid_field" },
 		{ "{\"auth_key\":\"k\",\"node_key\":\"AAAA\"}", 400,
 		  "invalid_field" },
 		/* 33 bytes */
@@ -113,9 +114,9 @@ static void test_register_limits(void **state)
 	memset(big, ' ', COORD_MAX_BODY + 1);
 	big[0] = '{';
 	big[COORD_MAX_BODY] = '}';
-	assert_int_equal(coord_req_parse_register(big, COORD_MAX_BODY + 1, &r,
-						  &e),
-			 -EINVAL);
+	assert_int_equal(
+		coord_req_parse_register(big, COORD_MAX_BODY + 1, &r, &e),
+		-EINVAL);
 	assert_int_equal(e.status, 413);
 	free(big);
 	memset(key, 'k', sizeof(key));
@@ -139,7 +140,8 @@ static void test_signal(void **state)
 		const char *body;
 		const char *code; /* NULL: accepted */
 	} cases[] = {
-		{ "{\"to\":2,\"id\":\"a.1_-\",\"payload\":\"aGVsbG8=\"}", NULL },
+		{ "{\"to\":2,\"id\":\"a.1_-\",\"payload\":\"aGVsbG8=\"}",
+		  NULL },
 		{ "{\"to\":2,\"id\":\"a\",\"payload\":\"aGVsbG8=\",\"from\":1}",
 		  "unknown_field" },
 		{ "{\"to\":\"2\",\"id\":\"a\",\"payload\":\"aGVsbG8=\"}",
@@ -165,7 +167,8 @@ static void test_signal(void **state)
 		{ "{\"to\":2,\"payload\":\"aGVsbG8=\"}", "missing_field" },
 		{ "{\"id\":\"a\",\"payload\":\"aGVsbG8=\"}", "missing_field" },
 		{ "{\"to\":2,\"id\":\"a\"}", "missing_field" },
-		{ "{\"to\":2,\"id\":\"a\",\"payload\":\"aGVsbG8=\"", "malformed_json" },
+		{ "{\"to\":2,\"id\":\"a\",\"payload\":\"aGVsbG8=\"",
+		  "malformed_json" },
 	};
 	struct coord_signal_req *r = malloc(sizeof(*r));
 	struct coord_error e;
@@ -278,9 +281,8 @@ static void test_turn_credentials(void **state)
 	unsigned int len = 0;
 	char expect[COORD_TURN_PASS_STRLEN];
 
-	assert_int_equal(coord_turn_credentials("north", 1795392000, 42, user,
-						pass),
-			 0);
+	assert_int_equal(
+		coord_turn_credentials("north", 1795392000, 42, user, pass), 0);
 	assert_string_equal(user, "1795392000:42");
 	HMAC(EVP_sha1(), "north", 5, (const unsigned char *)user, strlen(user),
 	     mac, &len);
@@ -301,10 +303,10 @@ static void test_tokens(void **state)
 	assert_int_equal(coord_token_new(COORD_CRED_PREFIX, b), 0);
 	assert_int_equal(strlen(a), COORD_TOKEN_STRLEN - 1);
 	assert_true(coord_token_wellformed(COORD_CRED_PREFIX, a, strlen(a)));
-	assert_false(coord_token_wellformed(COORD_AUTHKEY_PREFIX, a,
-					    strlen(a)));
-	assert_false(coord_token_wellformed(COORD_CRED_PREFIX, a,
-					    strlen(a) - 1));
+	assert_false(
+		coord_token_wellformed(COORD_AUTHKEY_PREFIX, a, strlen(a)));
+	assert_false(
+		coord_token_wellformed(COORD_CRED_PREFIX, a, strlen(a) - 1));
 	a[10] = '*';
 	assert_false(coord_token_wellformed(COORD_CRED_PREFIX, a, strlen(a)));
 	assert_string_not_equal(a, b);
@@ -318,10 +320,14 @@ static void test_durations(void **state)
 	static const struct {
 		const char *s;
 		uint64_t v;
-	} ok[] = { { "90", 90 }, { "90s", 90 }, { "30m", 1800 },
-		   { "24h", 86400 }, { "7d", 604800 } };
-	static const char *const bad[] = { "", "0", "-1", "1x", "1hh", "h",
-					   " 1", "99999999999999999999" };
+	} ok[] = { { "90", 90 },
+		   { "90s", 90 },
+		   { "30m", 1800 },
+		   { "24h", 86400 },
+		   { "7d", 604800 } };
+	static const char *const bad[] = {
+		"", "0", "-1", "1x", "1hh", "h", " 1", "99999999999999999999"
+	};
 	uint64_t v;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {

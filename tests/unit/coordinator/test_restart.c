@@ -119,24 +119,27 @@ static void test_kill_mid_registration(void **state)
 				 0);
 		assert_int_equal(r.status, 200);
 		self = json_object_get(r.json, "self");
-		assert_int_equal(json_integer_value(json_object_get(self, "id")),
-				 g[i].id);
-		assert_string_equal(json_string_value(json_object_get(self, "ipv4")),
-				    g[i].ipv4);
+		assert_int_equal(
+			json_integer_value(json_object_get(self, "id")),
+			g[i].id);
+		assert_string_equal(
+			json_string_value(json_object_get(self, "ipv4")),
+			g[i].ipv4);
 		resp_free(&r);
 	}
 	/* every client retries with its single-use key: all succeed, the
 	 * committed ones get their identity back, nobody twice */
 	for (int i = 0; i < NREG; i++) {
 		struct reg again = g[i];
-		assert_int_equal(h_register(&h, g[i].authkey, g[i].key, NULL, &r),
-				 0);
+		assert_int_equal(
+			h_register(&h, g[i].authkey, g[i].key, NULL, &r), 0);
 		assert_int_equal(r.status, 200);
 		parse_reg(&again, &r);
 		if (g[i].status == 200) {
 			assert_int_equal(again.id, g[i].id);
 			assert_string_equal(again.ipv4, g[i].ipv4);
-			assert_false(json_is_true(json_object_get(r.json, "created")));
+			assert_false(json_is_true(
+				json_object_get(r.json, "created")));
 		} else if (!json_is_true(json_object_get(r.json, "created"))) {
 			committed_unanswered++;
 		}
@@ -160,7 +163,7 @@ struct sender {
 	struct harness *h;
 	char cred[64];
 	uint64_t to;
-	int next;      /* first message not yet answered */
+	int next; /* first message not yet answered */
 	uint64_t seq[NSIGNALS];
 };
 
@@ -173,8 +176,8 @@ static void *send_main(void *arg)
 	for (; s->next < NSIGNALS; s->next++) {
 		snprintf(id, sizeof(id), "s%03d", s->next);
 		snprintf(payload, sizeof(payload), "payload-%03d", s->next);
-		if (h_signal(s->h, s->cred, s->to, id, payload,
-			     strlen(payload), &r) != 0 ||
+		if (h_signal(s->h, s->cred, s->to, id, payload, strlen(payload),
+			     &r) != 0 ||
 		    r.status != 200) {
 			resp_free(&r);
 			break;
@@ -242,20 +245,21 @@ static void test_kill_mid_signal(void **state)
 		size_t i;
 		snprintf(path, sizeof(path), "/v1/signal?after=%llu&limit=7",
 			 (unsigned long long)after);
-		assert_int_equal(h_http(&h, "GET", path, bcred, NULL, NULL, 0,
-					&r),
-				 0);
+		assert_int_equal(
+			h_http(&h, "GET", path, bcred, NULL, NULL, 0, &r), 0);
 		if (r.status == 204) {
 			resp_free(&r);
 			break;
 		}
 		assert_int_equal(r.status, 200);
-		json_array_foreach(json_object_get(r.json, "messages"), i, m) {
+		json_array_foreach(json_object_get(r.json, "messages"), i, m)
+		{
 			uint64_t seq = (uint64_t)json_integer_value(
 				json_object_get(m, "seq"));
 			snprintf(expect, sizeof(expect), "s%03d", got);
-			assert_string_equal(json_string_value(json_object_get(m, "id")),
-					    expect);
+			assert_string_equal(
+				json_string_value(json_object_get(m, "id")),
+				expect);
 			assert_true(seq > last_seq);
 			assert_int_equal(seq, s.seq[got]);
 			last_seq = seq;

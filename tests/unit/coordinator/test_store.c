@@ -71,8 +71,8 @@ static void hash_of(const char *s, uint8_t h[32])
 	coord_token_hash(s, strlen(s), h);
 }
 
-static int reg(struct fx *f, const char *authkey, unsigned i,
-	       const char *host, struct coord_node *n, bool *created)
+static int reg(struct fx *f, const char *authkey, unsigned i, const char *host,
+	       struct coord_node *n, bool *created)
 {
 	uint8_t kh[32], ch[32], key[32];
 	char cred[32];
@@ -149,13 +149,13 @@ static void test_credentials_rotate(void **state)
 	hash_of("c1", c1);
 	hash_of("c2", c2);
 	key_for(7, key);
-	assert_int_equal(coord_store_register(f->s, kh, key, "", c1, 1, &n,
-					      &created),
-			 0);
+	assert_int_equal(
+		coord_store_register(f->s, kh, key, "", c1, 1, &n, &created),
+		0);
 	assert_int_equal(coord_store_node_by_cred(f->s, c1, &n), 0);
-	assert_int_equal(coord_store_register(f->s, kh, key, "", c2, 1, &n,
-					      &created),
-			 0);
+	assert_int_equal(
+		coord_store_register(f->s, kh, key, "", c2, 1, &n, &created),
+		0);
 	assert_int_equal(coord_store_node_by_cred(f->s, c1, &n), -ENOENT);
 	assert_int_equal(coord_store_node_by_cred(f->s, c2, &n), 0);
 }
@@ -294,10 +294,11 @@ static void test_signals(void **state)
 			 1);
 	/* messages past the max age are not delivered */
 	g.n = 0;
-	assert_int_equal(coord_store_signal_fetch(f->s, b.id, 0, 64,
-						  5000 + COORD_SIGNAL_MAX_AGE_S + 1,
-						  collect, &g, &more),
-			 0);
+	assert_int_equal(
+		coord_store_signal_fetch(f->s, b.id, 0, 64,
+					 5000 + COORD_SIGNAL_MAX_AGE_S + 1,
+					 collect, &g, &more),
+		0);
 	/* the queue cap per recipient */
 	assert_int_equal(coord_store_signal_ack(f->s, b.id, s2), 0);
 	for (unsigned i = 0; i < COORD_SIGNAL_MAX_PENDING; i++) {
@@ -344,18 +345,18 @@ static void test_ephemeral(void **state)
 			 0);
 	hash_of("c", ch);
 	key_for(1, key);
-	assert_int_equal(coord_store_register(f->s, kh, key, "", ch, 100, &n,
-					      &created),
-			 0);
+	assert_int_equal(
+		coord_store_register(f->s, kh, key, "", ch, 100, &n, &created),
+		0);
 	assert_true(n.ephemeral);
 	assert_int_equal(coord_store_node_touch(f->s, n.id, 500), 0);
-	assert_int_equal(coord_store_remove_stale_ephemeral(f->s, 400, 1000,
-							    &removed),
-			 0);
+	assert_int_equal(
+		coord_store_remove_stale_ephemeral(f->s, 400, 1000, &removed),
+		0);
 	assert_int_equal(removed, 0);
-	assert_int_equal(coord_store_remove_stale_ephemeral(f->s, 600, 1000,
-							    &removed),
-			 0);
+	assert_int_equal(
+		coord_store_remove_stale_ephemeral(f->s, 600, 1000, &removed),
+		0);
 	assert_int_equal(removed, 1);
 	assert_int_equal(coord_store_node_by_id(f->s, n.id, &n), -ENOENT);
 }
