@@ -253,7 +253,7 @@ icemesh-coord|_icemesh_coord|icemesh-coord nodes|list remove rename
 icemesh-coord|_icemesh_coord|icemesh-coord authkey|create
 icemesh-coord|_icemesh_coord|icemesh-coord serve --state-dir /x --l+|--listen --log-level
 icemesh-coord|_icemesh_coord|icemesh-coord serve --log-level|debug error info warn
-icemesh-coord|_icemesh_coord|icemesh-coord serve -+|--cert --help --insecure-http --key --listen --log-level --max-connections --max-per-ip --state-dir
+icemesh-coord|_icemesh_coord|icemesh-coord serve -+|--cert --help --insecure-http --key --listen --log-level --max-connections --max-per-ip --online-grace --state-dir
 icemesh-coord|_icemesh_coord|icemesh-coord init -+|--help --ipv4-prefix --ipv6-prefix --log-level --state-dir --stun --turn --turn-secret --turn-ttl
 icemesh-coord|_icemesh_coord|icemesh-coord authkey create -+|--ephemeral --expiry --help --log-level --reusable --state-dir
 icemesh-coord|_icemesh_coord|icemesh-coord nodes list -+|--help --json --log-level --state-dir
