@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "coordinator/cli.h"
 #include "coordinator/cred.h"
 #include "coordinator/req.h"
 #include "coordinator/store.h"
+#include "coordinator/tls.h"
 
 #define KEY44 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
@@ -361,6 +363,58 @@ static void test_prefixes(void **state)
 			 -EINVAL);
 }
 
+/*
+ * The self-signed identity: made once, kept, and its pin equal to the one
+ * the openssl command line computes from the certificate (the recipe in
+ * libcurl's CURLOPT_PINNEDPUBLICKEY documentation). A given cert/key pair
+ * (--cert/--key) is used as it is.
+ */
+static void test_tls_identity(void **state)
+{
+	char dir[] = "/tmp/icemesh-coord-tls-XXXXXX", other[64], cmd[512];
+	char path[128], pin[COORD_PIN_STRLEN], expect[128] = "sha256//";
+	struct coord_tls a, b, c;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(coord_tls_load(dir, NULL, NULL, &a), 0);
+	assert_int_equal(coord_tls_load(dir, NULL, NULL, &b), 0);
+	assert_string_equal(a.pin, b.pin); /* kept, not made again */
+	assert_non_null(strstr(a.key_pem, "PRIVATE KEY"));
+	snprintf(cmd, sizeof(cmd),
+		 "openssl x509 -in %s/tls.crt -pubkey -noout | "
+		 "openssl pkey -pubin -outform der | "
+		 "openssl dgst -sha256 -binary | base64",
+		 dir);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(expect + 8, sizeof(expect) - 8, f));
+	pclose(f);
+	expect[strcspn(expect, "\n")] = '\0';
+	assert_string_equal(a.pin, expect);
+	snprintf(path, sizeof(path), "%s/tls.pin", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(pin, sizeof(pin), f));
+	fclose(f);
+	assert_string_equal(pin, a.pin);
+	/* the same pair given explicitly to another state dir */
+	snprintf(other, sizeof(other), "%s/other", dir);
+	assert_int_equal(mkdir(other, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "%s/tls.crt", dir);
+	snprintf(path, sizeof(path), "%s/tls.key", dir);
+	assert_int_equal(coord_tls_load(other, cmd, path, &c), 0);
+	assert_string_equal(c.pin, a.pin);
+	coord_tls_free(&c);
+	assert_int_equal(coord_tls_load(other, cmd, NULL, &c), -EINVAL);
+	assert_int_equal(coord_tls_load(other, "/nonexistent", path, &c),
+			 -ENOENT);
+	coord_tls_free(&a);
+	coord_tls_free(&b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_tls_identity),
 	};
 
 	if (sodium_init() < 0)
