@@ -545,6 +545,11 @@ deploy_recipe() {
 	# a coordinator host as freshly installed: no state yet
 	in_ct systemctl stop icemesh-coord
 	in_ct sh -c 'rm -rf /var/lib/icemesh-coord/*'
+	# before init, a start is skipped by the unit's condition, not failed
+	in_ct systemctl start icemesh-coord
+	check "before init, icemesh-coord.service is skipped, not failed" test \
+		"$(in_ct systemctl show -P ConditionResult icemesh-coord) $(in_ct systemctl show -P ActiveState icemesh-coord)" \
+		= "no inactive"
 	printf '%s\n' "$conf" | in_ct sh -c 'cat >/etc/turnserver.conf'
 	out=$(in_ct bash -euc "$cmds" 2>"$WORK/deploy.err") ||
 		{ cat "$WORK/deploy.err"; fail "the deploy recipe's commands failed"; return; }
