@@ -295,7 +295,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 
 static int request(struct harness *h, const char *pin, const char *method,
 		   const char *path, const char *cred, const char *ctype,
-		   const char *body, size_t len, struct resp *r)
+		   const char *body, size_t len, struct resp *r, bool chunked)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdr = NULL;
@@ -327,6 +327,8 @@ static int request(struct harness *h, const char *pin, const char *method,
 		hdr = curl_slist_append(hdr, line);
 	}
 	hdr = curl_slist_append(hdr, "Expect:");
+	if (chunked)
+		hdr = curl_slist_append(hdr, "Transfer-Encoding: chunked");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -349,13 +351,21 @@ int h_http(struct harness *h, const char *method, const char *path,
 	   const char *cred, const char *ctype, const char *body, size_t len,
 	   struct resp *r)
 {
-	return request(h, h->pin, method, path, cred, ctype, body, len, r);
+	return request(h, h->pin, method, path, cred, ctype, body, len, r,
+		       false);
+}
+
+int h_http_chunked(struct harness *h, const char *path, const char *cred,
+		   const char *body, size_t len, struct resp *r)
+{
+	return request(h, h->pin, "POST", path, cred, "application/json", body,
+		       len, r, true);
 }
 
 int h_http_pin(struct harness *h, const char *pin, const char *path,
 	       struct resp *r)
 {
-	return request(h, pin, "GET", path, NULL, NULL, NULL, 0, r);
+	return request(h, pin, "GET", path, NULL, NULL, NULL, 0, r, false);
 }
 
 void resp_free(struct resp *r)

@@ -61,6 +61,9 @@ long h_count(struct harness *h, const char *table);
 int h_http(struct harness *h, const char *method, const char *path,
 	   const char *cred, const char *ctype, const char *body, size_t len,
 	   struct resp *r);
+/* Same, the body sent chunked (no Content-Length). */
+int h_http_chunked(struct harness *h, const char *path, const char *cred,
+		   const char *body, size_t len, struct resp *r);
 /* Same with a chosen pin (to check that a wrong pin is refused). */
 int h_http_pin(struct harness *h, const char *pin, const char *path,
 	       struct resp *r);

@@ -713,6 +713,26 @@ static void test_signal_errors(void **state)
 		expect_error(&r, bad[i].status, bad[i].code);
 		resp_free(&r);
 	}
+	/* oversized and streamed: no Content-Length to refuse it early */
+	{
+		char *big = malloc(40000);
+		memset(big, ' ', 40000);
+		big[0] = '{';
+		big[39999] = '}';
+		assert_int_equal(h_http_chunked(&H, "/v1/signal", a.cred, big,
+						40000, &r),
+				 0);
+		expect_error(&r, 413, "body_too_large");
+		resp_free(&r);
+		/* a small chunked body is read normally */
+		assert_int_equal(h_http_chunked(&H, "/v1/signal", a.cred,
+						bad[0].body,
+						strlen(bad[0].body), &r),
+				 0);
+		expect_error(&r, 400, "invalid_field");
+		resp_free(&r);
+		free(big);
+	}
 	snprintf(body, sizeof(body),
 		 "{\"to\":%llu,\"id\":\"a\",\"payload\":\"AA==\"}",
 		 (unsigned long long)a.id);
