@@ -81,6 +81,8 @@ struct dp {
 	uint16_t port;
 	uint32_t fwmark;
 	bool loopback_only, no_offload;
+	void (*on_fatal)(void *arg, int err);
+	void *fatal_arg;
 	struct dp_sock *s4, *s6;
 	uv_poll_t tun_poll;
 	uv_timer_t timer;
@@ -461,6 +463,15 @@ static ssize_t tun_read_one(struct dp *dp)
 	return n < 0 ? -errno : n;
 }
 
+/* The TUN failed for good (deleted with ip link del): stop, tell main. */
+static void tun_gone(struct dp *dp, int err)
+{
+	log_error(TOPIC, "the TUN device failed: %s", strerror(-err));
+	uv_poll_stop(&dp->tun_poll);
+	if (dp->on_fatal)
+		dp->on_fatal(dp->fatal_arg, err);
+}
+
 static void on_tun_readable(struct dp *dp)
 {
 	uint64_t now = clock_now_ms();
@@ -471,8 +482,12 @@ static void on_tun_readable(struct dp *dp)
 		ssize_t n = tun_read_one(dp);
 		int nseg;
 
-		if (n < 0)
-			break; /* -EAGAIN: drained */
+		if (n == -EAGAIN || n == -EINTR)
+			break; /* drained */
+		if (n <= 0) {
+			tun_gone(dp, n ? (int)n : -ENODEV);
+			break;
+		}
 		nseg = tun_split(dp, (size_t)n);
 		if (nseg == -ENOBUFS && dp->ntx) {
 			tx_flush(dp);
@@ -681,6 +696,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct dp *dp = h->data;
 
+	if (status < 0 && h == &dp->tun_poll) {
+		tun_gone(dp, status); /* libuv's codes are -errno */
+		return;
+	}
 	if (status < 0) {
 		log_ratelimited(LOG_LEVEL_WARN, TOPIC, "poll error: %s",
 				uv_strerror(status));
@@ -960,6 +979,8 @@ int dp_create(const struct dp_config *cfg, struct dp **out)
 	dp->tun_fd = -1;
 	dp->loopback_only = cfg->loopback_only;
 	dp->no_offload = cfg->no_offload;
+	dp->on_fatal = cfg->on_fatal;
+	dp->fatal_arg = cfg->fatal_arg;
 	dp->timer_at = UINT64_MAX;
 	ret = bufs_alloc(dp);
 	if (!ret)

@@ -62,6 +62,10 @@ struct dp_config {
 	bool no_offload; /* no vnet header, no UDP GSO/GRO (for comparison) */
 	/* bind the UDP sockets to loopback only (unit tests) */
 	bool loopback_only;
+	/* called once if the TUN fails for good (the device was deleted, or
+	 * the packet fd's other end closed); may call dp_destroy */
+	void (*on_fatal)(void *arg, int err);
+	void *fatal_arg;
 };
 
 /* Packets the data plane dropped, by reason (the core counts its own). */

@@ -169,6 +169,13 @@ static void on_signal(uv_signal_t *h, int signum)
 	shutdown_daemon(d);
 }
 
+/* As wireguard-go: the interface deleted under us ends the daemon. */
+static void on_dp_fatal(void *arg, int err)
+{
+	log_info(TOPIC, "interface gone: shutting down");
+	shutdown_daemon(arg);
+}
+
 static int start(struct daemon *d, const struct opts *o)
 {
 	struct dp_config cfg = {
@@ -176,6 +183,8 @@ static int start(struct daemon *d, const struct opts *o)
 		.ifname = o->ifname,
 		.tun_fd = -1,
 		.no_offload = o->no_offload,
+		.on_fatal = on_dp_fatal,
+		.fatal_arg = d,
 	};
 	bool vnet, gso, gro;
 	int ret;

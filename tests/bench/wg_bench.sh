@@ -10,7 +10,8 @@
 #
 #   netns iml<id>-a                          netns iml<id>-b
 #   [iperf3 -c, ping]                        [iperf3 -s]
-#     tunnel 192.168.78.1  ==== UDP ====     tunnel 192.168.78.2
+#     wireguard-go 192.168.78.1 == UDP ===== wireguard-go 192.168.78.2
+#     icemeshd     192.168.79.1 == UDP ===== icemeshd     192.168.79.2
 #     ul0 10.98.0.1/24 (MTU 1500) ========== ul1 10.98.0.2/24
 #     br0 10.97.0.1/24 (MTU 1420) ========== br1 10.97.0.2/24   (bare)
 #
@@ -18,9 +19,11 @@
 #
 #   tests/bench/wg_bench.sh [SECONDS] [ROUNDS]
 #
-# SECONDS per iperf3 run (default 5); ROUNDS: each configuration is measured
-# this many times, interleaved, and the best run kept (default 2), so that a
-# moment of load from elsewhere on the machine does not decide the result.
+# SECONDS per iperf3 run (default 5); ROUNDS: each configuration's
+# throughput is measured this many times, interleaved, and the best run kept
+# (default 2), so that a moment of load from elsewhere on the machine does
+# not decide the result. RTT: the three paths take turns in chunks of 20
+# pings, 200 each; the median is printed.
 # Environment: BUILD (where icemeshd is), ICEMESHD_ARGS (extra options).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,9 +41,9 @@ for c in iperf3 wireguard-go wg ping python3; do
 	command -v "$c" >/dev/null || lab_die "$c missing"
 done
 
-IFN=("bmA${LAB_ID:0:11}" "bmB${LAB_ID:0:11}")
-PIDS=(0 0)
-declare -A TPUT=() RTT=()
+declare -A TPUT=() RTT=() DST=([bare]=10.97.0.2 [wggo]=192.168.78.2 [icemesh]=192.168.79.2)
+declare -A NET=([wggo]=78 [icemesh]=79) PORT=([wggo]=51820 [icemesh]=51830)
+declare -A PIDS=()
 
 on() { lab_exec "$([ "$1" = 0 ] && echo a || echo b)" "${@:2}"; }
 
@@ -62,37 +65,41 @@ setup() {
 	done
 }
 
+# Both implementations run side by side for the whole benchmark, each with
+# its own interfaces, ports and tunnel subnet; an idle one costs nothing.
 start_pair() { # KIND
-	local i o side
+	local i o side ifn k=$1 port=${PORT[$1]} net=${NET[$1]}
 	for i in 0 1; do
 		side=$([ "$i" = 0 ] && echo a || echo b)
-		if [ "$1" = icemesh ]; then
+		ifn="b${k:0:1}$side${LAB_ID:0:10}"
+		if [ "$k" = icemesh ]; then
 			# shellcheck disable=SC2086
-			lab_bg "$side" "$LAB_DIR/$1$i.log" "$ICEMESHD" --wireguard-only \
-				--interface "${IFN[$i]}" --foreground ${ICEMESHD_ARGS:-}
+			lab_bg "$side" "$LAB_DIR/$k$i.log" "$ICEMESHD" --wireguard-only \
+				--interface "$ifn" --foreground ${ICEMESHD_ARGS:-}
 		else
-			WG_PROCESS_FOREGROUND=1 lab_bg "$side" "$LAB_DIR/$1$i.log" \
-				wireguard-go "${IFN[$i]}"
+			WG_PROCESS_FOREGROUND=1 lab_bg "$side" "$LAB_DIR/$k$i.log" wireguard-go "$ifn"
 		fi
-		PIDS[$i]=$LAB_LAST_PID
+		PIDS[$k$i]=$LAB_LAST_PID
 	done
 	for i in 0 1; do
 		o=$((1 - i))
-		lab_wait 10 on "$i" wg show "${IFN[$i]}" || lab_die "$1 did not start"
-		on "$i" wg set "${IFN[$i]}" private-key "$LAB_DIR/key$i" \
-			listen-port $((51820 + i)) peer "$(cat "$LAB_DIR/pub$o")" \
-			allowed-ips "192.168.78.$((o + 1))/32" \
-			endpoint "10.98.0.$((o + 1)):$((51820 + o))"
-		on "$i" ip link set "${IFN[$i]}" mtu 1420 up
-		on "$i" ip addr add "192.168.78.$((i + 1))/24" dev "${IFN[$i]}"
+		side=$([ "$i" = 0 ] && echo a || echo b)
+		ifn="b${k:0:1}$side${LAB_ID:0:10}"
+		lab_wait 10 on "$i" wg show "$ifn" || lab_die "$k did not start"
+		on "$i" wg set "$ifn" private-key "$LAB_DIR/key$i" \
+			listen-port $((port + i)) peer "$(cat "$LAB_DIR/pub$o")" \
+			allowed-ips "192.168.$net.$((o + 1))/32" \
+			endpoint "10.98.0.$((o + 1)):$((port + o))"
+		on "$i" ip link set "$ifn" mtu 1420 up
+		on "$i" ip addr add "192.168.$net.$((i + 1))/24" dev "$ifn"
 	done
-	lab_wait 10 on 0 ping -c 1 -W 1 192.168.78.2 || lab_die "$1: no path through the tunnel"
+	lab_wait 10 on 0 ping -c 1 -W 1 "192.168.$net.2" || lab_die "$k: no path through the tunnel"
 }
 
-stop_pair() {
+stop_pair() { # KIND
 	for i in 0 1; do
-		kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-		lab_wait_pid 10 "${PIDS[$i]}" || true
+		kill -TERM "${PIDS[$1$i]}" 2>/dev/null || true
+		lab_wait_pid 10 "${PIDS[$1$i]}" || true
 	done
 }
 
@@ -111,45 +118,44 @@ print("%.0f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_se
 	echo "$mbps"
 }
 
-# 100 pings 10 ms apart; prints the median RTT in microseconds (the median,
-# not the mean: a shared machine adds rare long stalls that are not ours).
-measure_rtt() { # DST_IP
-	on 0 ping -c 100 -i 0.01 -W 1 "$1" | python3 -c '
-import re, statistics, sys
-t = [float(m.group(1)) for m in re.finditer(r"time=([0-9.]+) ms", sys.stdin.read())]
-print("%.0f" % (statistics.median(t) * 1000) if len(t) >= 90 else "lost")'
-}
-
-keep_best() { # KIND TPUT RTT
-	if [ -z "${TPUT[$1]:-}" ] || [ "$2" -gt "${TPUT[$1]}" ]; then TPUT[$1]=$2; fi
-	[ "$3" != lost ] || lab_die "$1: more than 10 of 100 pings lost"
-	if [ -z "${RTT[$1]:-}" ] || [ "$3" -lt "${RTT[$1]}" ]; then RTT[$1]=$3; fi
-}
-
-run_kind() { # KIND
-	local t r
-	if [ "$1" = bare ]; then
-		t=$(measure_tput 10.97.0.2)
-		r=$(measure_rtt 10.97.0.2)
-	else
-		start_pair "$1"
-		t=$(measure_tput 192.168.78.2)
-		r=$(measure_rtt 192.168.78.2)
-		stop_pair
-	fi
-	printf '  round %d %-8s %7s Mbit/s  rtt %5s us\n' "$round" "$1" "$t" "$r"
-	keep_best "$1" "$t" "$r"
+# RTT: 10 chunks of 20 pings (10 ms apart) per path, the paths taking turns,
+# so that load from elsewhere on the machine falls on all of them alike;
+# the median of each path's 200 samples, in microseconds.
+measure_rtts() {
+	local chunk k
+	for chunk in $(seq 1 10); do
+		for k in bare wggo icemesh; do
+			on 0 ping -c 20 -i 0.01 -W 1 "${DST[$k]}" |
+				sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' >>"$LAB_DIR/rtt.$k"
+		done
+	done
+	for k in bare wggo icemesh; do
+		RTT[$k]=$(python3 -c '
+import statistics, sys
+t = [float(x) for x in open(sys.argv[1])]
+print("%.0f" % (statistics.median(t) * 1000) if len(t) >= 180 else "lost")' "$LAB_DIR/rtt.$k")
+		[ "${RTT[$k]}" != lost ] || lab_die "$k: more than 10% of the pings lost"
+	done
 }
 
 setup
+start_pair wggo
+start_pair icemesh
 echo "wg_bench: iperf3 -t $SECS, single stream, tunnel MTU 1420; best of $ROUNDS"
 for round in $(seq 1 "$ROUNDS"); do
 	for kind in bare wggo icemesh; do
-		run_kind "$kind"
+		t=$(measure_tput "${DST[$kind]}")
+		printf '  round %d %-8s %7s Mbit/s\n' "$round" "$kind" "$t"
+		if [ -z "${TPUT[$kind]:-}" ] || [ "$t" -gt "${TPUT[$kind]}" ]; then
+			TPUT[$kind]=$t
+		fi
 	done
 done
+measure_rtts
+stop_pair icemesh
+stop_pair wggo
 grep -h "up:" "$LAB_DIR"/icemesh0.log | sed 's/^.*icemeshd: /  icemeshd: /' | head -1 || true
-for i in 0 1; do # the last round's counters, as each side logged them at exit
+for i in 0 1; do # the counters each side logged at exit
 	grep -h "tun in" "$LAB_DIR/icemesh$i.log" | tail -1 | sed "s/^.*dp: /  side $i: /" || true
 done
 echo

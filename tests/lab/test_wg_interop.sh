@@ -268,6 +268,14 @@ wg_pair() { # KIND_A KIND_B
 	on 0 wg show "${IFN[0]}" transfer | awk '$2 == 0 || $3 == 0 { exit 1 }' ||
 		fail "zero transfer counters"
 	wg_stop 0
+	if [ "${KIND[1]}" = icemesh ]; then
+		# the interface deleted under it: icemeshd ends, as wireguard-go
+		on 1 ip link del "${IFN[1]}"
+		lab_wait_pid 10 "${DAEMON_PID[1]}" || fail "icemeshd outlived its interface"
+		lab_wait 2 sh -c "! test -e /var/run/wireguard/${IFN[1]}.sock" ||
+			fail "icemeshd left its socket when the interface went"
+		DAEMON_PID[1]=0
+	fi
 	wg_stop 1
 }
 

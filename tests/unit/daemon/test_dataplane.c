@@ -490,6 +490,35 @@ static void test_flood_gets_cookies(void **state)
 	wg_blake2s_free(&b2);
 }
 
+static void on_fatal(void *arg, int err)
+{
+	*(int *)arg = err;
+}
+
+/* The TUN going away (here: the packet pair's other end) is reported once. */
+static void test_tun_gone(void **state)
+{
+	struct lab *l = *state;
+	struct dp_config cfg = {
+		.loop = &l->loop,
+		.loopback_only = true,
+		.on_fatal = on_fatal,
+	};
+	struct dp *dp;
+	int sp[2], err = 0;
+
+	cfg.fatal_arg = &err;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	cfg.tun_fd = sp[0];
+	assert_int_equal(dp_create(&cfg, &dp), 0);
+	pump_read(l, -1, NULL, 0, 50);
+	assert_int_equal(err, 0);
+	close(sp[1]);
+	pump_read(l, -1, NULL, 0, 100);
+	assert_int_equal(err, -ENODEV);
+	dp_destroy(dp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +540,8 @@ int main(void)
 						lab_teardown),
 		cmocka_unit_test_setup_teardown(test_flood_gets_cookies,
 						lab_setup, lab_teardown),
+		cmocka_unit_test_setup_teardown(test_tun_gone, lab_setup,
+						lab_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
