@@ -1103,19 +1103,36 @@ static void tick_locked(struct coord_server *srv, uint64_t now_ms,
 
 static void housekeep(struct coord_server *srv, uint64_t now_wall)
 {
-	uint64_t ids[512];
-	unsigned n = 0, removed = 0;
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	unsigned removed = 0;
+	bool complete = true;
 
+	/* Every node seen lately gets its last_seen written, all of them:
+	 * an online ephemeral node must never look idle. */
 	pthread_mutex_lock(&srv->lock);
-	for (size_t b = 0; b < PRESENCE_BUCKETS && n < 512; b++)
-		for (struct presence *p = srv->buckets[b]; p && n < 512;
-		     p = p->next)
+	for (size_t b = 0; b < PRESENCE_BUCKETS && complete; b++) {
+		for (struct presence *p = srv->buckets[b]; p; p = p->next) {
+			if (n == cap) {
+				size_t c = cap ? cap * 2 : 256;
+				uint64_t *v = realloc(ids, c * sizeof(*v));
+				if (!v) {
+					complete = false;
+					break;
+				}
+				ids = v;
+				cap = c;
+			}
 			ids[n++] = p->id;
+		}
+	}
 	pthread_mutex_unlock(&srv->lock);
-	for (unsigned i = 0; i < n; i++)
-		coord_store_node_touch(srv->hstore, ids[i], now_wall);
+	if (coord_store_touch_many(srv->hstore, ids, n, now_wall) != 0)
+		complete = false;
+	free(ids);
 	coord_store_signal_purge(srv->hstore, now_wall);
-	if (now_wall > COORD_EPHEMERAL_IDLE_S &&
+	/* without a complete touch, removing "idle" nodes could hit live ones */
+	if (complete && now_wall > COORD_EPHEMERAL_IDLE_S &&
 	    coord_store_remove_stale_ephemeral(
 		    srv->hstore, now_wall - COORD_EPHEMERAL_IDLE_S, now_wall,
 		    &removed) == 0 &&

@@ -958,6 +958,23 @@ int coord_store_node_touch(struct coord_store *s, uint64_t id,
 	return step_done(s, st);
 }
 
+int coord_store_touch_many(struct coord_store *s, const uint64_t *ids, size_t n,
+			   uint64_t when)
+{
+	int ret;
+
+	if (n == 0)
+		return 0;
+	ret = begin(s);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = coord_store_node_touch(s, ids[i], when);
+	if (!ret)
+		ret = commit(s);
+	if (ret)
+		rollback(s);
+	return ret;
+}
+
 int coord_store_remove_stale_ephemeral(struct coord_store *s, uint64_t cutoff,
 				       uint64_t now, unsigned *removed)
 {

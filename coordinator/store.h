@@ -133,7 +133,10 @@ int coord_store_node_rename(struct coord_store *s, uint64_t id,
 int coord_store_node_remove(struct coord_store *s, uint64_t id, uint64_t now);
 int coord_store_node_touch(struct coord_store *s, uint64_t id,
 			   uint64_t last_seen);
-/* Ephemeral nodes last seen before cutoff (and not in keep) are removed. */
+/* last_seen = when for every id, in one transaction. */
+int coord_store_touch_many(struct coord_store *s, const uint64_t *ids, size_t n,
+			   uint64_t when);
+/* Ephemeral nodes last seen before cutoff are removed (at most 64 a call). */
 int coord_store_remove_stale_ephemeral(struct coord_store *s, uint64_t cutoff,
 				       uint64_t now, unsigned *removed);
 

@@ -359,6 +359,40 @@ static void test_ephemeral(void **state)
 		0);
 	assert_int_equal(removed, 1);
 	assert_int_equal(coord_store_node_by_id(f->s, n.id, &n), -ENOENT);
+
+	/* many nodes, some seen lately (touched together): only idle go */
+	{
+		uint64_t ids[200], live[100];
+		unsigned nl = 0;
+		for (unsigned i = 0; i < 200; i++) {
+			char c[16];
+			snprintf(c, sizeof(c), "c%u", i);
+			hash_of(c, ch);
+			key_for(100 + i, key);
+			assert_int_equal(coord_store_register(f->s, kh, key, "",
+							      ch, 100, &n,
+							      &created),
+					 0);
+			ids[i] = n.id;
+			if (i % 2)
+				live[nl++] = n.id;
+		}
+		assert_int_equal(coord_store_touch_many(f->s, live, nl, 2000),
+				 0);
+		removed = 0;
+		for (unsigned round = 0; round < 5; round++) {
+			unsigned r;
+			assert_int_equal(coord_store_remove_stale_ephemeral(
+						 f->s, 1500, 2000, &r),
+					 0);
+			removed += r;
+		}
+		assert_int_equal(removed, 100);
+		for (unsigned i = 0; i < 200; i++)
+			assert_int_equal(
+				coord_store_node_by_id(f->s, ids[i], &n),
+				i % 2 ? 0 : -ENOENT);
+	}
 }
 
 int main(void)
