@@ -448,6 +448,9 @@ int uapi_server_create(uv_loop_t *loop, const char *dir, const char *ifname,
 	if (ret < 0)
 		goto err;
 	srv->listen_fd = ret;
+	/* bound under umask 077 (0700): write is what connecting needs, 0600 */
+	if (chmod(srv->path, 0600) < 0)
+		log_warn(TOPIC, "chmod %s: %s", srv->path, strerror(errno));
 	ret = uv_poll_init(loop, &srv->listen_poll, srv->listen_fd);
 	if (ret) {
 		close(srv->listen_fd);
