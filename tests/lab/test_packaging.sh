@@ -42,11 +42,14 @@ SERVE_PID=
 NSPAWN_PID=
 INIT=
 BOOT_STATE=
+FINISHED=
 failures=0
 checks=0
 
 log() { echo "test_packaging: $*"; }
 cleanup() {
+	local rc=$?
+	[ -n "$FINISHED" ] || log "FAIL stopped early (exit $rc), after $checks checks"
 	stop_container
 	if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
 		kill "$SERVE_PID" 2>/dev/null || true
@@ -63,7 +66,6 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'log "FAIL line $LINENO: $BASH_COMMAND"' ERR
 die() {
 	log "FAIL $*"
 	exit 1
@@ -333,6 +335,14 @@ in_chroot_tests() {
 			test "$(readlink "$ROOT/etc/systemd/system/multi-user.target.wants/$f.service")" \
 			= "/lib/systemd/system/$f.service"
 	done
+	# an administrator's "disable" outlives an upgrade (here: a reinstall)
+	in_root systemctl disable --quiet icemeshd.service
+	# shellcheck disable=SC2086
+	in_root apt-get install -y -q --reinstall --no-install-recommends $debs >>"$WORK/install.log" 2>&1 ||
+		{ tail -30 "$WORK/install.log"; die "apt-get install --reinstall failed"; }
+	check "a disabled icemeshd.service stays disabled across a reinstall" \
+		test ! -L "$ROOT/etc/systemd/system/multi-user.target.wants/icemeshd.service"
+	in_root systemctl enable --quiet icemeshd.service
 	check "group icemesh exists" in_root getent group icemesh
 	check "user icemesh-coord exists, no login shell" \
 		test "$(in_root getent passwd icemesh-coord | cut -d: -f6,7)" \
@@ -646,4 +656,5 @@ check_completion
 make_root
 in_chroot_tests
 log "$checks checks, $failures failed, $((SECONDS - start)) s"
+FINISHED=1
 [ "$failures" -eq 0 ]
