@@ -1087,10 +1087,12 @@ static void tick_locked(struct coord_server *srv, uint64_t now_ms,
 				    (publish && r->kind == REQ_NETMAP))
 					wake(r);
 			}
+			/* gone offline: its last_seen is written before the
+			 * map says so; past max_touch, the next tick */
 			if (p->npolls == 0 &&
-			    now_ms - p->last_end_ms >= srv->grace_ms) {
-				if (*ntouch < max_touch)
-					touch[(*ntouch)++] = p->id;
+			    now_ms - p->last_end_ms >= srv->grace_ms &&
+			    *ntouch < max_touch) {
+				touch[(*ntouch)++] = p->id;
 				srv->dirty = true;
 				*pp = p->next;
 				free(p);
@@ -1181,9 +1183,8 @@ static void *housekeeping_thread(void *arg)
 		tick_locked(srv, now, touch, &ntouch, 256);
 		if (ntouch) {
 			pthread_mutex_unlock(&srv->lock);
-			for (unsigned i = 0; i < ntouch; i++)
-				coord_store_node_touch(srv->hstore, touch[i],
-						       clock_wall_s());
+			coord_store_touch_many(srv->hstore, touch, ntouch,
+					       clock_wall_s());
 			pthread_mutex_lock(&srv->lock);
 		}
 	}
