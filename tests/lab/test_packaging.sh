@@ -130,8 +130,8 @@ build_debs() {
 	DEB_NODE=$BUILD/icemesh_${VERSION}_$ARCH.deb
 	DEB_COORD=$BUILD/icemesh-coord_${VERSION}_$ARCH.deb
 	[ -f "$DEB_NODE" ] && [ -f "$DEB_COORD" ] || die "make deb made no packages"
-	check "node package Recommends nothing, coordinator Recommends coturn" \
-		test "$(dpkg-deb -f "$DEB_COORD" Recommends)" = coturn
+	check "the node package Recommends nothing, the coordinator coturn" \
+		test "$(dpkg-deb -f "$DEB_NODE" Recommends)|$(dpkg-deb -f "$DEB_COORD" Recommends)" = "|coturn"
 	local dep
 	for dep in libuv1 libsodium23 libmnl0 libjansson4 libssl3 libc6; do
 		check "icemesh Depends on $dep" \
