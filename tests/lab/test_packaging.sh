@@ -302,12 +302,13 @@ in_chroot_tests() {
 	# What apt pulls in for our packages, installed first, so that the
 	# snapshot before ours holds them and purge is judged on ours alone.
 	local deps
+	# shellcheck disable=SC2086
 	deps=$(in_root apt-get install -s --no-install-recommends $debs |
 		awk '$1 == "Inst" && $2 != "icemesh" && $2 != "icemesh-coord" { print $2 }')
 	[ -n "$deps" ] || die "apt resolved no dependency for the packages"
 	log "apt resolves: $(echo $deps | tr '\n' ' ')"
-	# shellcheck disable=SC2086
 	# plus coturn, which the coordinator Recommends and the deploy recipe uses
+	# shellcheck disable=SC2086
 	in_root apt-get install -y -q --no-install-recommends $deps coturn >"$WORK/deps.log" 2>&1 ||
 		{ tail -20 "$WORK/deps.log"; die "installing the dependencies failed"; }
 	snapshot >"$WORK/before"
