@@ -337,10 +337,14 @@ static void send_check(struct ice_agent *a, struct pair *p)
 			 (size_t)n);
 }
 
-/* Success or error response to a check (RFC 8445 §7.3.1.4). */
+/*
+ * Success or error response to a check (RFC 8445 §7.3.1.4): error 0 for
+ * success, 487 (role conflict), or 420 with the request's unknown
+ * comprehension-required types in m->unknown[] (RFC 8489 §6.3.1.1).
+ */
 static void send_response(struct ice_agent *a, int base,
 			  const union sockaddr_any *src,
-			  const uint8_t tid[STUN_TID_LEN], int error)
+			  const struct stun_msg *m, int error)
 {
 	struct stun_builder b;
 	uint8_t buf[MSG_MAX];
@@ -350,12 +354,17 @@ static void send_response(struct ice_agent *a, int base,
 		&b, buf, sizeof(buf),
 		stun_msg_type(STUN_METHOD_BINDING,
 			      error ? STUN_CLASS_ERROR : STUN_CLASS_SUCCESS),
-		tid);
-	if (error)
+		m->tid);
+	if (error == STUN_ERR_UNKNOWN_ATTRIBUTE) {
+		stun_builder_add_error(&b, error, "Unknown Attribute");
+		stun_builder_add_unknown_attrs(&b, m->unknown,
+					       m->unknown_count);
+	} else if (error) {
 		stun_builder_add_error(&b, error, "Role Conflict");
-	else
+	} else {
 		stun_builder_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 					  src);
+	}
 	stun_builder_add_message_integrity(&b, (const uint8_t *)a->pwd,
 					   strlen(a->pwd));
 	stun_builder_add_fingerprint(&b);
@@ -1033,6 +1042,24 @@ static int request_remote(struct ice_agent *a, const struct stun_msg *m,
 	return add_remote(a, &c);
 }
 
+/*
+ * A request with comprehension-required attributes we do not know: a 420
+ * naming them (RFC 8489 §6.3.1.1), and nothing else. Only for a request
+ * authentic for this session, so that a stranger can neither learn that
+ * we exist nor use us to reflect traffic; it changes no agent state.
+ */
+static void handle_unknown_request(struct ice_agent *a, int base,
+				   const union sockaddr_any *src,
+				   const struct stun_msg *m)
+{
+	if (!request_authentic(a, m)) {
+		a->st.unauthenticated++;
+		return;
+	}
+	a->st.unknown_attrs++;
+	send_response(a, base, src, m, STUN_ERR_UNKNOWN_ATTRIBUTE);
+}
+
 static void handle_request(struct ice_agent *a, int base,
 			   const union sockaddr_any *src,
 			   const struct stun_msg *m, uint64_t now)
@@ -1046,7 +1073,7 @@ static void handle_request(struct ice_agent *a, int base,
 	}
 	err = role_conflict(a, m);
 	if (err) {
-		send_response(a, base, src, m->tid, err);
+		send_response(a, base, src, m, err);
 		return;
 	}
 	r = request_remote(a, m, src);
@@ -1054,7 +1081,7 @@ static void handle_request(struct ice_agent *a, int base,
 		a->st.dropped++;
 		return;
 	}
-	send_response(a, base, src, m->tid, 0);
+	send_response(a, base, src, m, 0);
 	if (!a->started)
 		return;
 	i = add_pair(a, a->bases[base].local, r);
@@ -1220,12 +1247,14 @@ int ice_agent_recv(struct ice_agent *a, const union sockaddr_any *base,
 	struct stun_msg m;
 	struct srflx *x;
 	int b = find_base(a, base);
+	int err;
 
 	if (!stun_is_message(buf, len))
 		return -ENOMSG;
 	if (b < 0)
 		return -ENOENT;
-	if (stun_msg_parse(&m, buf, len) != 0 ||
+	err = stun_msg_parse(&m, buf, len);
+	if ((err != 0 && err != -STUN_EUNKNOWN) ||
 	    m.method != STUN_METHOD_BINDING) {
 		a->st.dropped++;
 		return 0;
@@ -1236,7 +1265,15 @@ int ice_agent_recv(struct ice_agent *a, const union sockaddr_any *base,
 			a->st.dropped++;
 			return 0;
 		}
+		if (err == -STUN_EUNKNOWN) {
+			handle_unknown_request(a, b, src, &m);
+			return 0;
+		}
 		handle_request(a, b, src, &m, now);
+	} else if (err == -STUN_EUNKNOWN) {
+		/* RFC 8489 §6.3.3/§6.3.4: such a response is discarded. */
+		a->st.dropped++;
+		return 0;
 	} else if (m.cls == STUN_CLASS_SUCCESS || m.cls == STUN_CLASS_ERROR) {
 		x = srflx_by_tid(a, src, m.tid);
 		if (x && x->base == b)

@@ -141,6 +141,7 @@ struct ice_stats {
 	uint64_t unauthenticated; /* bad/missing USERNAME or integrity */
 	uint64_t unmatched; /* responses to no transaction of ours */
 	uint64_t consent_sent;
+	uint64_t unknown_attrs; /* 420 sent: authentic request, unknown attrs */
 	uint32_t pairs; /* now in the checklist */
 	uint32_t local; /* local candidates */
 	uint32_t remote; /* remote candidates */

@@ -491,6 +491,185 @@ static void test_integrity_required(void **state)
 	fakenet_free(&n);
 }
 
+/* What node 0 sent last (the test plays every peer by hand). */
+struct captured {
+	uint8_t buf[FAKENET_PKT_MAX];
+	size_t len;
+	union sockaddr_any dst;
+	unsigned count;
+};
+
+static bool capture_node0(struct fakenet *n, int from,
+			  const union sockaddr_any *src,
+			  const union sockaddr_any *dst, const uint8_t *buf,
+			  size_t len, void *arg)
+{
+	struct captured *c = arg;
+
+	if (from == 0 && len <= sizeof(c->buf)) {
+		memcpy(c->buf, buf, len);
+		c->len = len;
+		c->dst = *dst;
+		c->count++;
+	}
+	return true;
+}
+
+/* A check like the peer's, with extra attributes of the given types. */
+static size_t build_with_attrs(uint8_t *buf, size_t cap, uint16_t type,
+			       const uint8_t *tid, const char *user,
+			       const char *key, const uint16_t *extra,
+			       size_t n_extra)
+{
+	struct stun_builder b;
+	uint8_t t[12], val[4] = { 1, 2, 3, 4 };
+	int n;
+
+	if (!tid) {
+		stun_tid_random(t);
+		tid = t;
+	}
+	stun_builder_init(&b, buf, cap, type, tid);
+	if (user)
+		stun_builder_add_string(&b, STUN_ATTR_USERNAME, user);
+	if (type == BINDING_REQ) {
+		stun_builder_add_u32(&b, STUN_ATTR_PRIORITY, 12345);
+		stun_builder_add_u64(&b, STUN_ATTR_ICE_CONTROLLED, 7);
+		stun_builder_add_flag(&b, STUN_ATTR_USE_CANDIDATE);
+	}
+	for (size_t i = 0; i < n_extra; i++)
+		stun_builder_add(&b, extra[i], val, sizeof(val));
+	if (key)
+		stun_builder_add_message_integrity(&b, (const uint8_t *)key,
+						   strlen(key));
+	stun_builder_add_fingerprint(&b);
+	n = stun_builder_finish(&b);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/*
+ * RFC 8489 §6.3.1.1: a request with comprehension-required attributes the
+ * agent does not know gets a 420 listing them in UNKNOWN-ATTRIBUTES, with
+ * our MESSAGE-INTEGRITY and FINGERPRINT, only if it is authentic for the
+ * session; it changes no state (no prflx, no triggered check). Unknown
+ * comprehension-optional attributes (>= 0x8000) are ignored: a normal
+ * success. A response with unknown required attributes is discarded.
+ */
+static void test_unknown_attributes(void **state)
+{
+	static const uint16_t unk[] = { 0x0031, 0x7f01 };
+	static const uint16_t opt[] = { 0x8f01 };
+	union sockaddr_any evil = fakenet_addr("192.0.2.66:6666");
+	union sockaddr_any other = fakenet_addr("192.0.2.67:6667");
+	struct captured cap;
+	struct stun_msg m;
+	struct ice_stats st0, st;
+	struct fakenet n;
+	struct ice_agent *a0, *a1;
+	uint8_t buf[512], tid[12];
+	uint16_t types[8];
+	char user[600];
+	size_t len, nt, logged;
+	int code;
+
+	memset(&cap, 0, sizeof(cap));
+	fakenet_init(&n);
+	n.nodes[1].lan = 0;
+	n.drop = capture_node0;
+	n.drop_arg = &cap;
+	setup2(&n, "10.0.0.1:5000", "10.0.0.2:6000", false);
+	fakenet_exchange_credentials(&n);
+	fakenet_start(&n);
+	a0 = n.nodes[0].agent;
+	a1 = n.nodes[1].agent;
+	fakenet_run_until(&n, n.now + 100);
+	ice_agent_get_stats(a0, &st0);
+	snprintf(user, sizeof(user), "%s:%s", ice_agent_ufrag(a0),
+		 ice_agent_ufrag(a1));
+
+	/* Not authentic (wrong key, then no integrity): silence. */
+	logged = n.n_log;
+	cap.count = 0;
+	len = build_with_attrs(buf, sizeof(buf), BINDING_REQ, NULL, user,
+			       "wrongwrongwrongwrongwrong", unk, 2);
+	fakenet_inject(&n, 0, &n.nodes[0].hosts[0], &evil, buf, len);
+	len = build_with_attrs(buf, sizeof(buf), BINDING_REQ, NULL, user, NULL,
+			       unk, 2);
+	fakenet_inject(&n, 0, &n.nodes[0].hosts[0], &evil, buf, len);
+	ice_agent_get_stats(a0, &st);
+	assert_int_equal(st.unauthenticated, st0.unauthenticated + 2);
+	assert_int_equal(st.unknown_attrs, 0);
+	assert_int_equal(st.responses_sent, st0.responses_sent);
+	assert_int_equal(n.n_log, logged);
+
+	/* Authentic: exactly one 420 back to the source, naming both. */
+	stun_tid_random(tid);
+	len = build_with_attrs(buf, sizeof(buf), BINDING_REQ, tid, user,
+			       ice_agent_pwd(a0), unk, 2);
+	fakenet_inject(&n, 0, &n.nodes[0].hosts[0], &evil, buf, len);
+	assert_int_equal(cap.count, 1);
+	assert_true(addr_equal(&cap.dst, &evil));
+	assert_int_equal(stun_msg_parse(&m, cap.buf, cap.len), 0);
+	assert_int_equal(m.cls, STUN_CLASS_ERROR);
+	assert_int_equal(m.method, STUN_METHOD_BINDING);
+	assert_memory_equal(m.tid, tid, sizeof(tid));
+	assert_int_equal(stun_msg_get_error(&m, &code, NULL, NULL), 0);
+	assert_int_equal(code, 420);
+	assert_int_equal(stun_msg_get_unknown_attrs(&m, types, 8, &nt), 0);
+	assert_int_equal(nt, 2);
+	assert_int_equal(types[0], 0x0031);
+	assert_int_equal(types[1], 0x7f01);
+	assert_int_equal(
+		stun_msg_check_integrity(&m, (const uint8_t *)ice_agent_pwd(a0),
+					 strlen(ice_agent_pwd(a0))),
+		0);
+	assert_int_equal(stun_msg_check_fingerprint(&m), 0);
+	/* ... and no state: no prflx from evil, no check towards it. */
+	ice_agent_get_stats(a0, &st);
+	assert_int_equal(st.unknown_attrs, 1);
+	assert_int_equal(st.remote, st0.remote);
+	assert_int_equal(st.pairs, st0.pairs);
+	assert_int_equal(st.triggered, st0.triggered);
+	fakenet_run_until(&n, n.now + 300);
+	for (size_t i = logged; i < n.n_log; i++)
+		assert_false(n.log[i].node == 0 &&
+			     n.log[i].stun_type == BINDING_REQ &&
+			     addr_equal(&n.log[i].dst, &evil));
+
+	/* An unknown optional attribute is ignored: a success, a prflx. */
+	cap.count = 0;
+	len = build_with_attrs(buf, sizeof(buf), BINDING_REQ, NULL, user,
+			       ice_agent_pwd(a0), opt, 1);
+	fakenet_inject(&n, 0, &n.nodes[0].hosts[0], &other, buf, len);
+	assert_true(cap.count >= 1);
+	ice_agent_get_stats(a0, &st);
+	assert_int_equal(st.unknown_attrs, 1);
+	assert_int_equal(st.remote, st0.remote + 1);
+
+	/* A response with an unknown required attribute: discarded. */
+	const uint8_t *chk = NULL;
+	for (size_t i = 0; i < n.n_log; i++) {
+		if (n.log[i].node == 0 && n.log[i].stun_type == BINDING_REQ &&
+		    addr_equal(&n.log[i].dst, &n.nodes[1].hosts[0]))
+			chk = n.log[i].tid;
+	}
+	assert_non_null(chk);
+	ice_agent_get_stats(a0, &st0);
+	len = build_with_attrs(buf, sizeof(buf), BINDING_OK, chk, NULL,
+			       ice_agent_pwd(a1), unk, 1);
+	fakenet_inject(&n, 0, &n.nodes[0].hosts[0], &n.nodes[1].hosts[0], buf,
+		       len);
+	ice_agent_get_stats(a0, &st);
+	assert_int_equal(st.dropped, st0.dropped + 1);
+	assert_int_equal(n.nodes[0].n_selected, 0);
+	/* The pair is not valid: no nomination follows. */
+	fakenet_run_until(&n, n.now + 200);
+	for (size_t i = 0; i < n.n_log; i++)
+		assert_false(n.log[i].node == 0 && n.log[i].use_candidate);
+	fakenet_free(&n);
+}
+
 /* The tid of node 0's latest Binding request to dst. */
 static const uint8_t *check_tid(const struct fakenet *n, const char *dst)
 {
@@ -1140,6 +1319,7 @@ int main(void)
 		cmocka_unit_test(test_pacing_retransmit_and_failure),
 		cmocka_unit_test(test_role_conflicts),
 		cmocka_unit_test(test_integrity_required),
+		cmocka_unit_test(test_unknown_attributes),
 		cmocka_unit_test(test_response_failures),
 		cmocka_unit_test(test_consent_freshness),
 		cmocka_unit_test(test_restart),
