@@ -523,7 +523,8 @@ static int tun_write_cb(void *arg, const uint8_t *data, size_t len)
 {
 	struct dp *dp = arg;
 
-	if (tun_write_raw(dp->tun, data, len))
+	if (dp->tun ? tun_write_raw(dp->tun, data, len) != 0
+		    : write(dp->tun_fd, data, len) != (ssize_t)len)
 		dp->stats.tun_write_err++;
 	return 0; /* one refused packet does not stop the others */
 }
@@ -897,6 +898,7 @@ static int tun_setup(struct dp *dp, const struct dp_config *cfg)
 
 	if (cfg->tun_fd >= 0) {
 		dp->tun_fd = cfg->tun_fd;
+		dp->vnet = cfg->tun_fd_vnet;
 		return fcntl(dp->tun_fd, F_SETFL,
 			     fcntl(dp->tun_fd, F_GETFL) | O_NONBLOCK) < 0
 			       ? -errno
@@ -991,10 +993,11 @@ int dp_create(const struct dp_config *cfg, struct dp **out)
 		unsigned uso = TUN_OFFLOAD_USO4 | TUN_OFFLOAD_USO6;
 
 		/* UDP trains go back coalesced only where the TUN takes them */
-		dp->gro = vnet_gro_create(DP_GRO_OUT,
-					  (tun_offloads(dp->tun) & uso) == uso
-						  ? VNET_GRO_UDP
-						  : 0);
+		dp->gro = vnet_gro_create(
+			DP_GRO_OUT,
+			!dp->tun || (tun_offloads(dp->tun) & uso) == uso
+				? VNET_GRO_UDP
+				: 0);
 		ret = dp->gro ? 0 : -ENOMEM;
 	}
 	if (!ret)

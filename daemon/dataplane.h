@@ -54,9 +54,12 @@ struct dp_config {
 	/* TUN device to create (or "" for the kernel's choice) ... */
 	const char *ifname;
 	/* ... or, when >= 0, an already open packet fd to use instead (one IP
-	 * packet per read/write, no vnet header): what unit tests pass. The
-	 * data plane owns it and closes it. */
+	 * packet per read/write): what unit tests pass. The data plane owns
+	 * it and closes it. With tun_fd_vnet, every packet both ways starts
+	 * with a vnet header, as on a TUN with IFF_VNET_HDR and all offloads
+	 * (super-packets are split on the way in, coalesced on the way out). */
 	int tun_fd;
+	bool tun_fd_vnet;
 	uint16_t mtu; /* 0: DP_DEFAULT_MTU */
 	uint16_t listen_port; /* 0: the kernel picks one */
 	bool no_offload; /* no vnet header, no UDP GSO/GRO (for comparison) */
