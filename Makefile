@@ -48,7 +48,8 @@ DEB_PKGS := build-essential pkg-config clang llvm libclang-rt-14-dev \
 	libuv1-dev libsodium-dev libmnl-dev libjansson-dev libcurl4-openssl-dev \
 	libssl-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev \
 	iproute2 nftables coturn iperf3 wireguard-go wireguard-tools \
-	procps psmisc curl ca-certificates python3 iputils-ping python3-aioice
+	procps psmisc curl ca-certificates python3 iputils-ping python3-aioice \
+	lintian debootstrap systemd-container bash-completion man-db
 
 ifeq ($(FUZZ),1)
 CC := clang
