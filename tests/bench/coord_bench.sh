@@ -2,8 +2,8 @@
 # Load benchmark of icemesh-coord on loopback (see coord_bench.c).
 #   tests/bench/coord_bench.sh [NODES] [SIGNALS] [BUILD]
 # Builds build-*/icemesh-coord (if needed) and the bench with cc and
-# pkg-config, starts the server in a temp state dir on a free 127.0.0.1
-# port, runs the bench, stops the server. Nothing leaves the loopback.
+# pkg-config, starts the server in a temp state dir on 127.0.0.1 (port 0:
+# the kernel picks a free one, the server prints it), runs the bench, stops the server. Nothing leaves the loopback.
 set -eu
 nodes=${1:-1000}
 signals=${2:-2000}
@@ -24,10 +24,9 @@ cleanup() {
 trap cleanup EXIT
 
 ulimit -n 16384
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$build/icemesh-coord" init --state-dir "$tmp/s" >/dev/null 2>&1
 key=$("$build/icemesh-coord" authkey create --reusable --state-dir "$tmp/s" 2>/dev/null)
-"$build/icemesh-coord" serve --state-dir "$tmp/s" --listen "127.0.0.1:$port" \
+"$build/icemesh-coord" serve --state-dir "$tmp/s" --listen 127.0.0.1:0 \
 	--max-per-ip 0 --max-connections 8192 --log-level warn >"$tmp/out" 2>"$tmp/err" &
 server=$!
 for _ in $(seq 100); do
@@ -35,6 +34,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 pin=$(sed -n 's/^certificate pin //p' "$tmp/out")
-[ -n "$pin" ] || { echo "server did not start"; cat "$tmp/err"; exit 1; }
+port=$(sed -n 's|^icemesh-coord listening on https://127.0.0.1:\([0-9]*\)$|\1|p' "$tmp/out")
+[ -n "$pin" ] && [ -n "$port" ] || { echo "server did not start"; cat "$tmp/err"; exit 1; }
 echo "icemesh-coord bench: $nodes nodes, $signals signals, $(nproc) cores"
 timeout 600 "$build/coord_bench" "$port" "$pin" "$key" "$nodes" "$signals" "$server"
