@@ -3,7 +3,8 @@
 #   tests/bench/coord_bench.sh [NODES] [SIGNALS] [BUILD]
 # Builds build-*/icemesh-coord (if needed) and the bench with cc and
 # pkg-config, starts the server in a temp state dir on 127.0.0.1 (port 0:
-# the kernel picks a free one, the server prints it), runs the bench, stops the server. Nothing leaves the loopback.
+# the kernel picks a free one, the server prints it), runs the bench,
+# stops the server. Nothing leaves the loopback.
 set -eu
 nodes=${1:-1000}
 signals=${2:-2000}
