@@ -83,6 +83,12 @@ struct dp {
 	bool loopback_only, no_offload;
 	void (*on_fatal)(void *arg, int err);
 	void *fatal_arg;
+	void (*on_datagram)(void *arg, enum demux_kind kind,
+			    const union sockaddr_any *src, const uint8_t *pkt,
+			    size_t len);
+	bool (*is_turn_server)(void *arg, const union sockaddr_any *src);
+	void *hook_arg;
+	bool in_rx; /* inside a receive batch (GRO flush and drain follow) */
 	struct dp_sock *s4, *s6;
 	uv_poll_t tun_poll;
 	uv_timer_t timer;
@@ -116,6 +122,8 @@ struct dp {
 	uint64_t hs_window_ms;
 	uint32_t hs_in_window;
 };
+
+static void arm_timer(struct dp *dp);
 
 /* ------------------------------------------------------------ handles */
 
@@ -563,37 +571,82 @@ static void report_load(struct dp *dp, uint64_t now)
 	wg_device_report_backlog(dp->wg, ++dp->hs_in_window, now);
 }
 
-/* One datagram from src: classify, hand to the core, check, deliver. */
-static void rx_datagram(struct dp *dp, const union sockaddr_any *src,
+/* A WireGuard message from src: the core, the source check, the TUN. */
+static int rx_wireguard(struct dp *dp, const union sockaddr_any *src,
 			uint8_t *p, size_t len, uint64_t now)
 {
 	struct wg_rx rx;
+	int ret;
 
-	dp->stats.rx_datagrams++;
-	switch (demux_classify(p, len, false)) {
-	case DEMUX_WIREGUARD:
-		break;
-	case DEMUX_STUN:
-		dp->stats.rx_stun++;
-		return;
-	default:
-		dp->stats.rx_other++;
-		return;
-	}
 	if (p[0] == WG_MSG_INITIATION || p[0] == WG_MSG_RESPONSE)
 		report_load(dp, now);
-	if (wg_device_recv(dp->wg, src, p, len, now, &rx)) {
+	ret = wg_device_recv(dp->wg, src, p, len, now, &rx);
+	if (ret) {
 		dp->stats.rx_wg_dropped++;
-		return;
+		return ret;
 	}
 	if (!rx.len)
-		return;
+		return 0;
 	/* cryptokey routing: the sender must own the inner source */
 	if (allowedips_lookup_src(dp->aips, rx.data, rx.len) != rx.peer) {
 		dp->stats.rx_bad_src++;
-		return;
+		return -EPERM;
 	}
 	tun_out(dp, rx.data, rx.len);
+	return 0;
+}
+
+/* One datagram from src: classify, hand to the core or the hook. */
+static void rx_datagram(struct dp *dp, const union sockaddr_any *src,
+			uint8_t *p, size_t len, uint64_t now)
+{
+	bool turn = dp->is_turn_server && dp->is_turn_server(dp->hook_arg, src);
+	enum demux_kind kind = demux_classify(p, len, turn);
+
+	dp->stats.rx_datagrams++;
+	if (kind == DEMUX_WIREGUARD) {
+		rx_wireguard(dp, src, p, len, now);
+		return;
+	}
+	if (kind == DEMUX_STUN)
+		dp->stats.rx_stun++;
+	else if (kind == DEMUX_OTHER)
+		dp->stats.rx_other++;
+	if (kind != DEMUX_OTHER && dp->on_datagram)
+		dp->on_datagram(dp->hook_arg, kind, src, p, len);
+}
+
+int dp_input_wireguard(struct dp *dp, const union sockaddr_any *from,
+		       uint8_t *pkt, size_t len)
+{
+	uint64_t now = clock_now_ms();
+	int ret;
+
+	if (demux_classify(pkt, len, false) != DEMUX_WIREGUARD) {
+		dp->stats.rx_other++;
+		return -EBADMSG;
+	}
+	ret = rx_wireguard(dp, from, pkt, len, now);
+	if (!dp->in_rx) {
+		/* not inside a receive batch: finish what it would */
+		if (dp->vnet)
+			vnet_gro_flush(dp->gro, tun_write_cb, dp);
+		drain_ready(dp, now);
+		arm_timer(dp);
+	}
+	return ret;
+}
+
+int dp_send_datagram(struct dp *dp, const union sockaddr_any *to,
+		     const uint8_t *buf, size_t len)
+{
+	struct dp_sock *s = sock_for(dp, to);
+
+	if (!s)
+		return -EAFNOSUPPORT;
+	if (sendto(s->fd, buf, len, 0, &to->sa, addr_len(to)) < 0)
+		return -errno;
+	return 0;
 }
 
 static int gro_size(const struct msghdr *h)
@@ -652,17 +705,17 @@ static void on_udp_readable(struct dp *dp, struct dp_sock *s)
 {
 	uint64_t now = clock_now_ms();
 
+	dp->in_rx = true;
 	for (int b = 0; b < DP_UDP_BUDGET; b++)
 		if (rx_batch(dp, s, now) < DP_RX_BATCH)
 			break;
+	dp->in_rx = false;
 	if (dp->vnet)
 		vnet_gro_flush(dp->gro, tun_write_cb, dp);
 	drain_ready(dp, now);
 }
 
 /* ------------------------------------------------------------ loop */
-
-static void arm_timer(struct dp *dp);
 
 static void on_timer(uv_timer_t *t)
 {
@@ -983,6 +1036,9 @@ int dp_create(const struct dp_config *cfg, struct dp **out)
 	dp->no_offload = cfg->no_offload;
 	dp->on_fatal = cfg->on_fatal;
 	dp->fatal_arg = cfg->fatal_arg;
+	dp->on_datagram = cfg->on_datagram;
+	dp->is_turn_server = cfg->is_turn_server;
+	dp->hook_arg = cfg->hook_arg;
 	dp->timer_at = UINT64_MAX;
 	ret = bufs_alloc(dp);
 	if (!ret)

@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/addr.h"
+#include "ice/demux.h"
 #include "wireguard/allowedips.h"
 #include "wireguard/device.h"
 
@@ -69,6 +71,18 @@ struct dp_config {
 	 * the packet fd's other end closed); may call dp_destroy */
 	void (*on_fatal)(void *arg, int err);
 	void *fatal_arg;
+	/*
+	 * For the mesh mode's ICE agent and TURN client, which share the UDP
+	 * sockets (ARCHITECTURE.md, "One UDP socket, three protocols"):
+	 * datagrams classified as STUN, or as ChannelData when
+	 * is_turn_server(src) says src is a TURN server we use, go to
+	 * on_datagram (pkt valid during the call). NULL: counted, dropped.
+	 */
+	void (*on_datagram)(void *arg, enum demux_kind kind,
+			    const union sockaddr_any *src, const uint8_t *pkt,
+			    size_t len);
+	bool (*is_turn_server)(void *arg, const union sockaddr_any *src);
+	void *hook_arg;
 };
 
 /* Packets the data plane dropped, by reason (the core counts its own). */
@@ -129,6 +143,18 @@ int dp_peer_add(struct dp *dp, const uint8_t pub[WG_KEY_LEN],
 void dp_peer_remove(struct dp *dp, struct wg_peer *peer);
 /* Remove every peer. */
 void dp_peer_remove_all(struct dp *dp);
+
+/* Send one datagram from the shared socket of to's family (an ICE check,
+ * a TURN request). 0 or -errno (-EAFNOSUPPORT: no such socket). */
+int dp_send_datagram(struct dp *dp, const union sockaddr_any *to,
+		     const uint8_t *buf, size_t len);
+/*
+ * A WireGuard message that arrived wrapped (ChannelData, a TURN Data
+ * indication), as if it came from `from`: decrypted in place, checked,
+ * delivered to the TUN like any other. 0, or the drop's -errno.
+ */
+int dp_input_wireguard(struct dp *dp, const union sockaddr_any *from,
+		       uint8_t *pkt, size_t len);
 
 /* Configuration changed (keys, keepalive, peers): rearm the timer. */
 void dp_changed(struct dp *dp);

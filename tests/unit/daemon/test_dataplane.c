@@ -596,6 +596,97 @@ static void test_super_packets(void **state)
 	assert_true(dp_stats(l->s[0].dp)->udp_gso_sends >= 2);
 }
 
+struct hook_log {
+	int calls;
+	enum demux_kind kind;
+	size_t len;
+	uint16_t turn_port;
+};
+
+static void on_datagram(void *arg, enum demux_kind kind,
+			const union sockaddr_any *src, const uint8_t *pkt,
+			size_t len)
+{
+	struct hook_log *h = arg;
+
+	h->calls++;
+	h->kind = kind;
+	h->len = len;
+}
+
+static bool is_turn_server(void *arg, const union sockaddr_any *src)
+{
+	return addr_port(src) == ((struct hook_log *)arg)->turn_port;
+}
+
+/*
+ * The shared socket for the mesh mode: STUN, and ChannelData from a TURN
+ * server, go to the hook; ChannelData from anyone else does not; the hook's
+ * owner can send from the socket, and hand in an unwrapped WireGuard
+ * message, which is delivered like any other.
+ */
+static void test_shared_socket_hooks(void **state)
+{
+	struct lab *l = *state;
+	struct hook_log h = { .turn_port = l->relay_port };
+	struct dp_config cfg = {
+		.loop = &l->loop,
+		.loopback_only = true,
+		.on_datagram = on_datagram,
+		.is_turn_server = is_turn_server,
+		.hook_arg = &h,
+	};
+	uint8_t stun[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 };
+	uint8_t chan[8] = { 0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4 };
+	uint8_t p[200], cap[2048], got[200];
+	union sockaddr_any to;
+	struct dp *c;
+	int sp[2], other;
+	size_t len, caplen;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	cfg.tun_fd = sp[0];
+	assert_int_equal(dp_create(&cfg, &c), 0);
+	send_to(l->relay, dp_listen_port(c), stun, sizeof(stun));
+	pump_read(l, -1, NULL, 0, 50);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.kind, DEMUX_STUN);
+	assert_int_equal(h.len, sizeof(stun));
+	send_to(l->relay, dp_listen_port(c), chan, sizeof(chan));
+	pump_read(l, -1, NULL, 0, 50);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.kind, DEMUX_CHANNELDATA);
+	other = socket(AF_INET, SOCK_DGRAM, 0); /* not a TURN server */
+	send_to(other, dp_listen_port(c), chan, sizeof(chan));
+	pump_read(l, -1, NULL, 0, 50);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(dp_stats(c)->rx_other, 1);
+	close(other);
+	addr_parse("127.0.0.1", l->relay_port, &to);
+	assert_int_equal(dp_send_datagram(c, &to, stun, sizeof(stun)), 0);
+	pump_read(l, -1, NULL, 0, 50);
+	/* the relay got it, and passes what is not from A on to A */
+	assert_int_equal(dp_stats(l->s[0].dp)->rx_stun, 1);
+	dp_destroy(c);
+	close(sp[1]);
+
+	/* A's next data message, withheld at the relay, handed to B whole */
+	len = ipv4_packet(p, "10.0.0.1", "10.0.0.2", 60, 9);
+	expect_through(l, 0, p, len);
+	l->hold = true;
+	assert_int_equal(send(l->s[0].tun, p, len, 0), (ssize_t)len);
+	pump_read(l, -1, NULL, 0, 100);
+	caplen = l->last_len;
+	memcpy(cap, l->last, caplen);
+	assert_int_equal(dp_input_wireguard(l->s[1].dp, &to, cap, caplen), 0);
+	assert_int_equal(recv(l->s[1].tun, got, sizeof(got), MSG_DONTWAIT),
+			 (ssize_t)len);
+	assert_memory_equal(got, p, len);
+	/* the same again is a replay */
+	assert_int_equal(dp_input_wireguard(l->s[1].dp, &to, l->last, caplen),
+			 -EALREADY);
+}
+
 static void on_fatal(void *arg, int err)
 {
 	*(int *)arg = err;
@@ -650,6 +741,8 @@ int main(void)
 						lab_teardown),
 		cmocka_unit_test_setup_teardown(test_super_packets,
 						lab_setup_vnet, lab_teardown),
+		cmocka_unit_test_setup_teardown(test_shared_socket_hooks,
+						lab_setup, lab_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
