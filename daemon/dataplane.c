@@ -450,9 +450,9 @@ static int tun_split(struct dp *dp, size_t n)
 	size_t free_slots = DP_TX_SLOTS - dp->ntx;
 
 	if (!dp->vnet) {
+		/* read straight into the slot (tun_read_one) */
 		if (n > DP_MAX_MTU)
 			return -EINVAL;
-		memcpy(dp->seg_ptr[dp->ntx], dp->tun_buf, n);
 		dp->seg_len[dp->ntx] = n;
 		return 1;
 	}
@@ -461,13 +461,20 @@ static int tun_split(struct dp *dp, size_t n)
 			  dp->seg_len + dp->ntx, free_slots);
 }
 
+/*
+ * One read: a vnet packet into the read buffer, to be split into slots; a
+ * plain packet straight into the next free slot (one byte more than the
+ * largest packet is asked for, so that an oversized one shows).
+ */
 static ssize_t tun_read_one(struct dp *dp)
 {
+	uint8_t *buf = dp->vnet ? dp->tun_buf : dp->seg_ptr[dp->ntx];
+	size_t cap = dp->vnet ? TUN_READ_CAP : DP_MAX_MTU + 1;
 	ssize_t n;
 
 	if (dp->tun)
-		return tun_read(dp->tun, dp->tun_buf, TUN_READ_CAP);
-	n = read(dp->tun_fd, dp->tun_buf, TUN_READ_CAP);
+		return tun_read(dp->tun, buf, cap);
+	n = read(dp->tun_fd, buf, cap);
 	return n < 0 ? -errno : n;
 }
 
@@ -497,7 +504,7 @@ static void on_tun_readable(struct dp *dp)
 			break;
 		}
 		nseg = tun_split(dp, (size_t)n);
-		if (nseg == -ENOBUFS && dp->ntx) {
+		if (nseg == -ENOBUFS && dp->ntx && dp->vnet) {
 			tx_flush(dp);
 			nseg = tun_split(dp, (size_t)n);
 		}
