@@ -14,6 +14,9 @@
 # first datagram (informational: the 0.3 s target is for
 # tests/bench/ice_bench.sh, not a pass/fail here).
 #
+# Without the relay, port-restricted<->symmetric must fail: both sides
+# give up at their timeout (exit 1) and say why on stderr.
+#
 # Consent freshness (RFC 7675), in parallel on hosts of its own: a session
 # between cpub and cpr selects a direct pair and holds it; then all UDP of
 # cpr is dropped (nftables) and the controlling side must report the loss
@@ -113,16 +116,44 @@ consent_check() {
 		"($(grep -m1 -o 'consent lost after.*' "$LAB_DIR/consent.a.err"))"
 }
 
+# --- no path: port-restricted <-> symmetric without the relay ----------
+# Both must give up at their timeout, exit 1, and say why on stderr.
+nargs=(--stun "$LAB_TURN_ADDR" --timeout 5 --count 5)
+lab_cross pr "$LAB_DIR/nopath.a" sy "$LAB_DIR/nopath.b" \
+	-- "$ICE" --controlling "${nargs[@]}" -- "$ICE" --controlled "${nargs[@]}"
+NOPATH_PIDS=("${LAB_CROSS_PIDS[@]}")
+
+nopath_check() {
+	local s1=0 s2=0 f
+	lab_wait_pid 20 "${NOPATH_PIDS[0]}" || s1=$?
+	lab_wait_pid 10 "${NOPATH_PIDS[1]}" || s2=$?
+	[ "$s1" = 1 ] && [ "$s2" = 1 ] ||
+		fail "no path: exit $s1/$s2, want 1/1"
+	for f in "$LAB_DIR/nopath.a" "$LAB_DIR/nopath.b"; do
+		! grep -q '^selected ' "$f" || fail "no path: $(basename "$f") selected a pair"
+		grep -q 'icemesh-ice: no pair selected within 5 s' "$f.err" ||
+			fail "no path: $(basename "$f") did not say why"
+		grep -q 'srflx' "$f.err" ||
+			fail "no path: $(basename "$f") did not report its checks"
+	done
+	lab_log "no path: both gave up and said why:"
+	sed -n '/no pair selected/,$p' "$LAB_DIR/nopath.a.err" | head -n 8 >&2
+}
+
 # --- the matrix ---------------------------------------------------------
-# A B WANT(direct|relay|v6): one session, A controlling, checked
+# A B WANT(direct|relay|v6) [ROLES]: one session, checked. ROLES "tie"
+# gives neither side a role (the ICE tie-breaker decides); by default A is
+# controlling.
 run() {
-	local a=$1 b=$2 want=$3 s1=0 s2=0 la lb log sel
+	local a=$1 b=$2 want=$3 roles=${4:-} s1=0 s2=0 la lb log sel
 	local args=(--stun "$LAB_TURN_ADDR" --turn "$LAB_TURN_ADDR"
 		--turn-secret "$LAB_TURN_SECRET" --timeout 15 --count 5)
+	local ra=(--controlling) rb=(--controlled)
+	[ "$roles" = tie ] && ra=() rb=()
 	log=$LAB_DIR/$a-$b
 	lab_cross "$a" "$log.a" "$b" "$log.b" \
-		-- "$ICE" --controlling "${args[@]}" \
-		-- "$ICE" --controlled "${args[@]}"
+		-- "$ICE" ${ra[@]+"${ra[@]}"} "${args[@]}" \
+		-- "$ICE" ${rb[@]+"${rb[@]}"} "${args[@]}"
 	lab_wait_pid 30 "${LAB_CROSS_PIDS[0]}" || s1=$?
 	lab_wait_pid 10 "${LAB_CROSS_PIDS[1]}" || s2=$?
 	if [ "$s1" != 0 ] || [ "$s2" != 0 ]; then
@@ -165,7 +196,9 @@ run pr sy relay
 run sy sy2 relay
 run deep sy relay # the outer NAT is port-restricted
 run ds ds2 v6     # IPv6 public, IPv4 symmetric on both
+run pub pr3 direct tie # no roles given: the tie-breaker decides
 
+nopath_check
 consent_check
 
 [ "$failures" = 0 ] || lab_die "$failures failure(s)"
