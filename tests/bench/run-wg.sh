@@ -4,7 +4,7 @@
 # As root: it makes two network namespaces and removes them afterwards.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
-out=${3:-build-bench}
+out=${3:-build-wgbench}
 cd "$top"
 make --no-print-directory BUILD="$out" -j2 "$out/icemeshd"
 BUILD="$top/$out" exec "$top/tests/bench/wg_bench.sh" "${1:-5}" "${2:-2}"
