@@ -122,8 +122,8 @@ print("%.0f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_se
 # so that load from elsewhere on the machine falls on all of them alike;
 # the median of each path's 200 samples, in microseconds.
 measure_rtts() {
-	local chunk k
-	for chunk in $(seq 1 10); do
+	local k
+	for _ in $(seq 1 10); do
 		for k in bare wggo icemesh; do
 			on 0 ping -c 20 -i 0.01 -W 1 "${DST[$k]}" |
 				sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' >>"$LAB_DIR/rtt.$k"

@@ -68,8 +68,8 @@ wg_lab_setup() {
 		on "$i" ip link set "ul$i" up
 		on "$i" ip addr add "${UL_IP4[$i]}/24" dev "ul$i"
 		on "$i" ip -6 addr add "${UL_IP6[$i]}/64" dev "ul$i" nodad
-		KEYPRIV[$i]=$(wg genkey)
-		KEYPUB[$i]=$(printf '%s' "${KEYPRIV[$i]}" | wg pubkey)
+		KEYPRIV[i]=$(wg genkey)
+		KEYPUB[i]=$(printf '%s' "${KEYPRIV[$i]}" | wg pubkey)
 	done
 }
 
@@ -77,7 +77,7 @@ wg_lab_setup() {
 # port and tunnel addresses. No peer yet.
 wg_start() { # SIDE KIND
 	local i=$1 ifn=${IFN[$1]}
-	KIND[$i]=$2
+	KIND[i]=$2
 	if [ "$2" = icemesh ]; then
 		lab_bg "${SIDES[$i]}" "$LAB_DIR/d$i.log" \
 			"$ICEMESHD" --wireguard-only --interface "$ifn" --foreground
@@ -85,7 +85,7 @@ wg_start() { # SIDE KIND
 		WG_PROCESS_FOREGROUND=1 lab_bg "${SIDES[$i]}" "$LAB_DIR/d$i.log" \
 			wireguard-go "$ifn"
 	fi
-	DAEMON_PID[$i]=$LAB_LAST_PID
+	DAEMON_PID[i]=$LAB_LAST_PID
 	lab_wait 10 on "$i" wg show "$ifn" ||
 		lab_die "$2 on ${SIDES[$i]} never served $ifn: $(cat "$LAB_DIR/d$i.log")"
 	printf '%s' "${KEYPRIV[$i]}" >"$LAB_DIR/key$i"
@@ -102,7 +102,7 @@ wg_stop() { # SIDE
 	[ "$pid" != 0 ] || return 0
 	kill -TERM "$pid" 2>/dev/null || true
 	lab_wait_pid 10 "$pid" || rc=$?
-	DAEMON_PID[$i]=0
+	DAEMON_PID[i]=0
 	if [ "${KIND[$i]}" = icemesh ]; then
 		[ "$rc" = 0 ] || fail "icemeshd on ${SIDES[$i]} exited with $rc"
 		[ ! -e "/var/run/wireguard/${IFN[$i]}.sock" ] ||
@@ -177,7 +177,7 @@ c.recv(1)
 
 # Clear refusals at start: a name in use, a bad name, no privilege.
 wg_start_errors() {
-	local out rc
+	local out rc pid
 	say "start-up errors"
 	out=$(on 0 "$ICEMESHD" --wireguard-only --interface "${IFN[0]}" -f 2>&1) && rc=0 || rc=$?
 	[ "$rc" = 1 ] || fail "a second icemeshd on ${IFN[0]}: exit $rc"
@@ -196,8 +196,10 @@ wg_start_errors() {
 	on 0 "$ICEMESHD" --wireguard-only --interface "imD${LAB_ID:0:11}" \
 		>"$LAB_DIR/bg.log" 2>&1 || fail "background start failed: $(cat "$LAB_DIR/bg.log")"
 	on 0 wg show "imD${LAB_ID:0:11}" >/dev/null || fail "background daemon not serving"
-	pid=$(on 0 sh -c "ps -eo pid,args | awk '/icemeshd .*imD${LAB_ID:0:11}/ && !/awk/ {print \$1}'")
-	[ -n "$pid" ] && kill -TERM $pid
+	for pid in $(on 0 sh -c "ps -eo pid,args |
+		awk '/icemeshd .*imD${LAB_ID:0:11}/ && !/awk/ {print \$1}'"); do
+		kill -TERM "$pid"
+	done
 	lab_wait 5 sh -c "! test -e /var/run/wireguard/imD${LAB_ID:0:11}.sock" ||
 		fail "background daemon left its socket"
 }
