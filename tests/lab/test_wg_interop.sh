@@ -123,6 +123,29 @@ wg_peer() { # SIDE ENDPOINT_FAMILY(4|6|none)
 		allowed-ips "${WG_IP4[$o]}/32,${WG_IP6[$o]}/128" "${ep[@]}"
 }
 
+# Side i configured whole from a file with wg setconf: keys, port, the
+# peer without endpoint; what wg showconf then says must set the same.
+wg_setconf() { # SIDE
+	local i=$1 o=$((1 - $1))
+	cat >"$LAB_DIR/conf$i" <<-EOF
+		[Interface]
+		PrivateKey = ${KEYPRIV[$i]}
+		ListenPort = ${WG_PORT[$i]}
+
+		[Peer]
+		PublicKey = ${KEYPUB[$o]}
+		AllowedIPs = ${WG_IP4[$o]}/32, ${WG_IP6[$o]}/128
+	EOF
+	on "$i" wg setconf "${IFN[$i]}" "$LAB_DIR/conf$i"
+	on "$i" wg showconf "${IFN[$i]}" >"$LAB_DIR/show$i"
+	grep -q "^PublicKey = ${KEYPUB[$o]}" "$LAB_DIR/show$i" ||
+		fail "showconf after setconf: $(cat "$LAB_DIR/show$i")"
+	grep -q "^Endpoint" "$LAB_DIR/show$i" && fail "setconf kept the old endpoint"
+	on "$i" wg setconf "${IFN[$i]}" "$LAB_DIR/show$i"
+	on "$i" wg showconf "${IFN[$i]}" | cmp -s - "$LAB_DIR/show$i" ||
+		fail "showconf -> setconf -> showconf differs"
+}
+
 wg_unpeer() { # SIDE
 	local i=$1 o=$((1 - $1))
 	on "$i" wg set "${IFN[$i]}" peer "${KEYPUB[$o]}" remove
@@ -232,9 +255,10 @@ wg_pair() { # KIND_A KIND_B
 	say "TCP b->a: $bytes bytes intact in $((($(date +%s%N) - t0) / 1000000)) ms"
 
 	say "phase 2: both forget; b knows a's IPv6 endpoint, b starts"
-	wg_unpeer 0
+	# a: a whole configuration with wg setconf (it replaces the peers);
+	# b: wg set, peer removed and added again
+	wg_setconf 0
 	wg_unpeer 1
-	wg_peer 0 none
 	wg_peer 1 6
 	[ "$(wg_hs_time 1)" = 0 ] || fail "b kept a handshake across remove"
 	wg_ping 1 4 || fail "ping b->a (b initiates over IPv6): $(cat "$LAB_DIR/ping.log")"
