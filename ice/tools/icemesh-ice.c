@@ -88,6 +88,7 @@ struct tool {
 	uint8_t *acked; /* per seq: the peer acknowledged ours */
 	uint8_t *seen; /* per seq: the peer's datagram arrived */
 	uint32_t n_acked, n_seen;
+	uint32_t n_late; /* data first seen in a resend */
 	uint64_t done_at; /* when both were complete; 0 not yet */
 	uint32_t timeout_s;
 	uint32_t hold_s;
@@ -241,7 +242,13 @@ static void arm_agent_timer(void)
 
 /* ------------------------------------------------------------ data phase */
 
-static void send_data(uint8_t kind, uint32_t seq)
+/*
+ * One data datagram: 'x', kind ('d' data, 'a' its acknowledgement), the
+ * 32-bit sequence number, a byte that is 1 on a resend (so the receiver
+ * can tell a datagram lost on the first pass, e.g. across a change of
+ * pair, from one merely late), zero padding to DATA_LEN.
+ */
+static void send_data(uint8_t kind, uint32_t seq, bool resend)
 {
 	struct ice_pair_info p;
 	uint8_t buf[DATA_LEN];
@@ -255,6 +262,7 @@ static void send_data(uint8_t kind, uint32_t seq)
 	buf[3] = (uint8_t)(seq >> 16);
 	buf[4] = (uint8_t)(seq >> 8);
 	buf[5] = (uint8_t)seq;
+	buf[6] = resend;
 	send_from(&p.base, &p.remote.addr, buf, sizeof(buf));
 }
 
@@ -271,6 +279,9 @@ static void check_done(void)
 	T.done_at = now_ms();
 	printf("ok sent=%u received=%u\n", T.count, T.n_seen);
 	fflush(stdout);
+	fprintf(stderr,
+		"icemesh-ice: %u of %u datagrams arrived only when resent\n",
+		T.n_late, T.count);
 	/* Keep answering the peer's resends a while, and hold if asked. */
 	uv_timer_stop(&T.data_timer);
 	uv_timer_start(&T.data_timer, on_done_timer,
@@ -284,12 +295,12 @@ static void on_data_timer(uv_timer_t *t)
 
 	(void)t;
 	if (T.next_seq <= T.count) {
-		send_data('d', T.next_seq++);
+		send_data('d', T.next_seq++, false);
 	} else if (now - last_resend >= DATA_RESEND_MS) {
 		last_resend = now;
 		for (uint32_t s = 1; s <= T.count; s++) {
 			if (!T.acked[s])
-				send_data('d', s);
+				send_data('d', s, true);
 		}
 	}
 }
@@ -313,8 +324,9 @@ static void on_data(const uint8_t *buf, size_t len)
 		if (!T.seen[seq]) {
 			T.seen[seq] = 1;
 			T.n_seen++;
+			T.n_late += buf[6] == 1; /* the first pass was lost */
 		}
-		send_data('a', seq);
+		send_data('a', seq, false);
 	} else if (buf[1] == 'a' && !T.acked[seq]) {
 		T.acked[seq] = 1;
 		T.n_acked++;

@@ -6,8 +6,8 @@
 # protocol: its description on stdout in RFC 8839 lines (a=ice-ufrag:,
 # a=ice-pwd:, a=candidate:, a=end-of-candidates), the peer's read from
 # stdin in the same form; then the same data exchange as icemesh-ice
-# ("xd" + 32-bit sequence number, answered by "xa" + the same number, 64
-# bytes each), and "ok sent=N received=N" on stdout when N went each way
+# ("xd" + 32-bit sequence number + a byte that is 1 on a resend, answered
+# by "xa" + the same number, 64 bytes each), and "ok sent=N received=N" on stdout when N went each way
 # and were acknowledged. Exit 0 on success, 1 on failure or timeout.
 #
 #   aioice_peer.py controlling|controlled [--count N] [--stun HOST:PORT]
@@ -101,8 +101,8 @@ async def exchange(conn, count):
             await asyncio.wait_for(done.wait(), 0.2)
         except asyncio.TimeoutError:
             for seq in range(1, count + 1):
-                if seq not in acked:
-                    await conn.send(b"xd" + struct.pack(">I", seq) + bytes(58))
+                if seq not in acked:  # byte 6 = 1 marks a resend
+                    await conn.send(b"xd" + struct.pack(">I", seq) + b"\x01" + bytes(57))
     print("ok sent=%d received=%d" % (count, len(seen)), flush=True)
     await asyncio.sleep(0.5)  # keep answering the peer's resends
     task.cancel()
