@@ -832,6 +832,24 @@ static void print_stats(void)
 		(unsigned long long)st.role_conflicts,
 		(unsigned long long)st.unauthenticated,
 		(unsigned long long)st.dropped);
+	if (T.turn) {
+		struct turn_stats ts;
+
+		turn_client_stats(T.turn, &ts);
+		fprintf(stderr,
+			"icemesh-ice: turn refreshes=%llu stale_nonces=%llu "
+			"permission_refreshes=%llu channel_refreshes=%llu "
+			"sent_channel=%llu sent_indication=%llu "
+			"received_channel=%llu received_indication=%llu\n",
+			(unsigned long long)ts.refreshes,
+			(unsigned long long)ts.stale_nonces,
+			(unsigned long long)ts.permission_refreshes,
+			(unsigned long long)ts.channel_refreshes,
+			(unsigned long long)ts.data_sent_channel,
+			(unsigned long long)ts.data_sent_indication,
+			(unsigned long long)ts.data_recv_channel,
+			(unsigned long long)ts.data_recv_indication);
+	}
 }
 
 static void close_all(void)

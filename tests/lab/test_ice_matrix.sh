@@ -14,6 +14,10 @@
 # first datagram (informational: the 0.3 s target is for
 # tests/bench/ice_bench.sh, not a pass/fail here).
 #
+# A relayed session (pr2<->sy2) is held 25 s past a 10 s coturn allocation
+# with 4 s nonces: consent holds through the relay, both TURN clients
+# refresh (>= 1) and recover from 438 (>= 1) on the way.
+#
 # Without the relay, port-restricted<->symmetric must fail: both sides
 # give up at their timeout (exit 1) and say why on stderr.
 #
@@ -60,7 +64,10 @@ lab_nat nds symmetric inet v6
 lab_host ds nds
 lab_nat nds2 symmetric inet v6
 lab_host ds2 nds2
-lab_coturn
+# A short first allocation and short nonces for the held relayed session
+# below; the matrix's own sessions last well under a second and never see
+# them.
+lab_coturn --stale-nonce=4 --max-allocate-lifetime=10
 
 failures=0
 fail() {
@@ -140,6 +147,44 @@ nopath_check() {
 	sed -n '/no pair selected/,$p' "$LAB_DIR/nopath.a.err" | head -n 8 >&2
 }
 
+# --- a relayed session held past its first allocation lifetime ---------
+# pr2 (port-restricted) <-> sy2 (symmetric) goes through the relay; held
+# 25 s after its data. coturn grants the Allocate 10 s
+# (max-allocate-lifetime), so each TURN client refreshes at 7.5 s and,
+# its nonce stale after 4 s, meets a 438 first; coturn grants a Refresh
+# its default 600 s whatever is asked, so one refresh is all 25 s hold.
+# Consent (every ~5 s) must keep flowing through the relay throughout.
+hargs=(--stun "$LAB_TURN_ADDR" --turn "$LAB_TURN_ADDR" --turn-secret "$LAB_TURN_SECRET"
+	--timeout 15 --count 5 --hold 25)
+lab_cross pr2 "$LAB_DIR/held.a" sy2 "$LAB_DIR/held.b" \
+	-- "$ICE" --controlling "${hargs[@]}" -- "$ICE" --controlled "${hargs[@]}"
+HELD_PIDS=("${LAB_CROSS_PIDS[@]}")
+
+turn_stat() { # NAME LOGERR
+	grep -m1 -o "turn .*" "$2" | grep -o " $1=[0-9]*" | grep -o '[0-9]*$' || echo 0
+}
+
+held_check() {
+	local s1=0 s2=0 f
+	lab_wait_pid 45 "${HELD_PIDS[0]}" || s1=$?
+	lab_wait_pid 10 "${HELD_PIDS[1]}" || s2=$?
+	if [ "$s1" != 0 ] || [ "$s2" != 0 ]; then
+		fail "held relay: exit $s1/$s2"
+		tail -n 10 "$LAB_DIR/held.a.err" "$LAB_DIR/held.b.err" >&2
+		return
+	fi
+	[ "$(local_type "$LAB_DIR/held.a")" = relay ] || [ "$(local_type "$LAB_DIR/held.b")" = relay ] ||
+		fail "held relay: not relayed"
+	for f in "$LAB_DIR/held.a.err" "$LAB_DIR/held.b.err"; do
+		! grep -q 'consent lost' "$f" || fail "held relay: consent lost ($f)"
+		[ "$(turn_stat refreshes "$f")" -ge 1 ] ||
+			fail "held relay: $(turn_stat refreshes "$f") refreshes in $(basename "$f")"
+		[ "$(turn_stat stale_nonces "$f")" -ge 1 ] ||
+			fail "held relay: no 438 recovered from in $(basename "$f")"
+		lab_log "held relay: $(grep -m1 -o 'turn refreshes.*' "$f")"
+	done
+}
+
 # --- the matrix ---------------------------------------------------------
 # A B WANT(direct|relay|v6) [ROLES]: one session, checked. ROLES "tie"
 # gives neither side a role (the ICE tie-breaker decides); by default A is
@@ -199,6 +244,7 @@ run ds ds2 v6     # IPv6 public, IPv4 symmetric on both
 run pub pr3 direct tie # no roles given: the tie-breaker decides
 
 nopath_check
+held_check
 consent_check
 
 [ "$failures" = 0 ] || lab_die "$failures failure(s)"
