@@ -7,7 +7,7 @@
  *               [--turn HOST:PORT (--turn-secret S | --turn-user U
  *               --turn-pass P)] [--timeout SECONDS] [--count N]
  *               [--host ADDR]... [--deny IFNAME]... [--allow-bridges]
- *               [--hold SECONDS]
+ *               [--hold SECONDS] [--turn-lifetime SECONDS]
  *
  * Writes its description to stdout a line at a time (a=ice-ufrag:,
  * a=ice-pwd:, a=candidate:..., a=end-of-candidates), reads the peer's from
@@ -21,6 +21,9 @@
  * the peer is answered); losing consent meanwhile prints
  * "consent lost after N ms" and exits 1. This is how the lab breaks a
  * path and watches RFC 7675's bound.
+ *
+ * --turn-lifetime is the LIFETIME asked for in Allocate and Refresh
+ * (default: the TURN client's, 600 s); the server may grant less.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,7 +109,7 @@ static void usage(FILE *f)
 		"                   [--turn HOST:PORT (--turn-secret S | --turn-user U --turn-pass P)]\n"
 		"                   [--timeout SECONDS] [--count N] [--host ADDR]...\n"
 		"                   [--deny IFNAME]... [--allow-bridges] [--hold SECONDS]\n"
-		"                   [--verbose]\n");
+		"                   [--turn-lifetime SECONDS] [--verbose]\n");
 }
 
 static uint64_t now_ms(void)
@@ -612,6 +615,7 @@ struct opts {
 	union sockaddr_any stun[ICE_MAX_STUN_SERVERS];
 	size_t n_stun;
 	const char *turn, *turn_secret, *turn_user, *turn_pass;
+	uint32_t turn_lifetime_s; /* 0: the TURN client's default */
 	const char *hosts[MAX_SOCKS];
 	size_t n_hosts;
 	struct ice_gather_filter filter;
@@ -635,6 +639,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "allow-bridges", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "hold", required_argument, NULL, 'o' },
+		{ "turn-lifetime", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -674,8 +679,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'T':
 		case 'n':
 		case 'o':
+		case 'L':
 			v = strtol(optarg, &end, 10);
-			if (*end || v < (c == 'T' ? 1 : 0) || v > MAX_COUNT) {
+			if (*end || v < (c == 'T' || c == 'L' ? 1 : 0) ||
+			    v > MAX_COUNT) {
 				fprintf(stderr, "icemesh-ice: bad number %s\n",
 					optarg);
 				return -EINVAL;
@@ -684,8 +691,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				T.timeout_s = (uint32_t)v;
 			else if (c == 'n')
 				T.count = (uint32_t)v;
-			else
+			else if (c == 'o')
 				T.hold_s = (uint32_t)v;
+			else
+				o->turn_lifetime_s = (uint32_t)v;
 			break;
 		case 'H':
 			if (o->n_hosts >= MAX_SOCKS)
@@ -785,6 +794,7 @@ static int start_turn(const struct opts *o)
 	}
 	memset(&tc, 0, sizeof(tc));
 	tc.server = T.turn_server;
+	tc.lifetime_s = o->turn_lifetime_s;
 	tc.username = o->turn_user;
 	tc.password = o->turn_pass;
 	tc.rest_secret = o->turn_secret;
