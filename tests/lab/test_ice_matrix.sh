@@ -24,9 +24,9 @@
 # Consent freshness (RFC 7675), in parallel on hosts of its own: a session
 # between cpub and cpr selects a direct pair and holds it; then all UDP of
 # cpr is dropped (nftables) and the controlling side must report the loss
-# of consent within the RFC's 30 s (plus 2 s for polling on a loaded machine), and not
-# before 20 s (consent checks run every 5 s +-20 %, so the last answer came
-# at most ~6 s before the break).
+# of consent within the RFC's 30 s (plus 2 s for polling on a loaded
+# machine), and not before 20 s (consent checks run every 5 s +-20 %, so
+# the last answer came at most ~6 s before the break).
 #
 #                     internet (203.0.113.0/24, 2001:db8::/64)
 #                     coturn 203.0.113.1:3478 (STUN + TURN, REST secret)
