@@ -147,10 +147,22 @@ mesh_node_start() { # NAME [ARG...]
 		--state-dir "$dir/state" --socket "$(mesh_sock "$name")" \
 		--log-level debug "$@"
 	MESH_PID[$name]=$LAB_LAST_PID
-	lab_wait 10 mesh_alive "$name" || {
+	mesh_wait_alive 10 "$name" || {
 		tail -n 30 "$dir/icemeshd.log" >&2
 		lab_die "icemeshd in $name did not answer on its socket"
 	}
+}
+
+# Like lab_wait on mesh_alive, but gives up at once when the daemon has
+# exited: a start-up error shows in a moment, not at the deadline.
+mesh_wait_alive() { # SECONDS NAME
+	local end=$(($(date +%s%N) + $1 * 1000000000))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		kill -0 "${MESH_PID[$2]}" 2>/dev/null || return 1
+		mesh_status "$2" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	mesh_alive "$2"
 }
 
 mesh_node_stop() { # NAME
