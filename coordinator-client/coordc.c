@@ -35,6 +35,20 @@ enum {
 /* Everything that talks to the server is a task: one request at a time. */
 enum task_id { T_REGISTER, T_NETMAP, T_SIGRECV, T_SIGSEND, T_PROBE, T_COUNT };
 
+
+/*
+ * Text from json_dumps goes back to jansson's allocator, which the daemon
+ * may have replaced (ctl_json_use_wiping_alloc): never plain free().
+ */
+static void json_text_free(char *s)
+{
+	json_malloc_t m;
+	json_free_t f;
+
+	json_get_alloc_funcs(&m, &f);
+	f(s);
+}
+
 static const char *const task_names[T_COUNT] = {
 	"register", "netmap", "signal-recv", "signal-send", "health",
 };
@@ -277,7 +291,7 @@ static int save_credential(struct coordc *c, uint64_t node_id)
 		return -ENOMEM;
 	ret = statefile_write(path, text, strlen(text));
 	sodium_memzero(text, strlen(text));
-	free(text);
+	json_text_free(text);
 	return ret;
 }
 
@@ -439,7 +453,7 @@ static int run_register(struct task *t)
 	ret = task_request(t, "POST", "/v1/register", body,
 			   c->cfg.request_timeout_ms);
 	sodium_memzero(body, strlen(body));
-	free(body);
+	json_text_free(body);
 	return ret;
 }
 
@@ -635,7 +649,7 @@ static int run_sigsend(struct task *t)
 		return -ENOMEM;
 	ret = task_request(t, "POST", "/v1/signal", body,
 			   c->cfg.request_timeout_ms);
-	free(body);
+	json_text_free(body);
 	return ret;
 }
 
