@@ -103,6 +103,8 @@ void render_self(FILE *out, const struct ctl_self *s)
 			name);
 		break;
 	}
+	if (!s->coordinator.url[0])
+		return; /* never logged in */
 	fprintf(out, "coordinator %s (%s%s%s)\n", s->coordinator.url,
 		s->coordinator.connected ? "connected" : "not connected",
 		s->coordinator.last_error[0] ? ": " : "",

@@ -299,7 +299,8 @@ static const struct field path_fields[] = {
 static const struct schema path_schema = SCHEMA(path_fields, path_check);
 
 static const struct field coord_fields[] = {
-	F_STR(struct ctl_coordinator, url, FC_URL, F_REQ),
+	/* absent before the first `icemesh up`: no coordinator is known */
+	F_STR(struct ctl_coordinator, url, FC_URL, 0),
 	F_BOOL(struct ctl_coordinator, connected, F_REQ),
 	F_STR(struct ctl_coordinator, last_error, FC_TEXT, 0),
 };
