@@ -62,6 +62,9 @@ struct dp_peer {
 	unsigned staged_n;
 	bool ready; /* on the ready list */
 	struct dp_peer *ready_next;
+	/* mesh mode: where its messages go */
+	bool has_path, relayed;
+	union sockaddr_any path_to;
 };
 
 /* One encrypted message waiting for the flush. */
@@ -88,6 +91,13 @@ struct dp {
 			    size_t len);
 	bool (*is_turn_server)(void *arg, const union sockaddr_any *src);
 	void *hook_arg;
+	bool mesh;
+	void (*on_wake)(void *arg, struct wg_peer *peer);
+	void (*send_relayed)(void *arg, struct wg_peer *peer,
+			     const union sockaddr_any *to, const uint8_t *buf,
+			     size_t len);
+	bool (*rx_intercept)(void *arg, struct wg_peer *peer,
+			     const uint8_t *pkt, size_t len);
 	bool in_rx; /* inside a receive batch (GRO flush and drain follow) */
 	struct dp_sock *s4, *s6;
 	uv_poll_t tun_poll;
@@ -171,8 +181,21 @@ static void core_send(struct wg_peer *peer, const union sockaddr_any *to,
 		      const uint8_t *buf, size_t len, void *arg)
 {
 	struct dp *dp = arg;
-	struct dp_sock *s = sock_for(dp, to);
+	struct dp_peer *pp = peer ? wg_peer_user(peer) : NULL;
+	struct dp_sock *s;
 
+	if (dp->mesh && pp) {
+		if (!pp->has_path)
+			return;
+		if (pp->relayed) {
+			if (dp->send_relayed)
+				dp->send_relayed(dp->hook_arg, peer,
+						 &pp->path_to, buf, len);
+			return;
+		}
+		to = &pp->path_to;
+	}
+	s = sock_for(dp, to);
 	if (!s || sendto(s->fd, buf, len, 0, &to->sa, addr_len(to)) < 0) {
 		log_ratelimited(LOG_LEVEL_WARN, TOPIC, "UDP send failed: %s",
 				s ? strerror(errno) : "no socket");
@@ -324,6 +347,27 @@ static void tx_add(struct dp *dp, uint8_t *buf, size_t len,
 	dp->ntx++;
 }
 
+/* An encrypted message for pp: its mesh path, or the core's endpoint. */
+static void tx_peer(struct dp *dp, struct dp_peer *pp, uint8_t *buf,
+		    size_t len, const union sockaddr_any *endpoint)
+{
+	if (!dp->mesh) {
+		tx_add(dp, buf, len, endpoint);
+		return;
+	}
+	if (!pp->has_path) {
+		dp->stats.tx_no_endpoint++;
+		return;
+	}
+	if (pp->relayed) {
+		if (dp->send_relayed)
+			dp->send_relayed(dp->hook_arg, pp->wg, &pp->path_to,
+					 buf, len);
+		return;
+	}
+	tx_add(dp, buf, len, &pp->path_to);
+}
+
 /* ------------------------------------------------------------ staging */
 
 static void stage(struct dp *dp, struct dp_peer *pp, const uint8_t *pkt,
@@ -365,7 +409,7 @@ static void drain_staged(struct dp *dp, struct dp_peer *pp, uint64_t now)
 			dp->stats.tx_encrypt_err++;
 			continue;
 		}
-		tx_add(dp, slot, out, &info.endpoint);
+		tx_peer(dp, pp, slot, out, &info.endpoint);
 		if (dp->ntx == DP_TX_SLOTS)
 			tx_flush(dp);
 	}
@@ -428,7 +472,16 @@ static void tx_packet(struct dp *dp, uint8_t *slot, size_t len, uint64_t now,
 		wg_peer_get_info(peer, info);
 		*last = peer;
 	}
-	if (info->endpoint.sa.sa_family == AF_UNSPEC) {
+	if (dp->mesh) {
+		struct dp_peer *pp = wg_peer_user(peer);
+
+		if (!pp->has_path) {
+			stage(dp, pp, slot + WG_DATA_HEADER_LEN, len);
+			if (dp->on_wake)
+				dp->on_wake(dp->hook_arg, peer);
+			return;
+		}
+	} else if (info->endpoint.sa.sa_family == AF_UNSPEC) {
 		dp->stats.tx_no_endpoint++;
 		return;
 	}
@@ -441,7 +494,7 @@ static void tx_packet(struct dp *dp, uint8_t *slot, size_t len, uint64_t now,
 		dp->stats.tx_encrypt_err++;
 		return;
 	}
-	tx_add(dp, slot, out, &info->endpoint);
+	tx_peer(dp, wg_peer_user(peer), slot, out, &info->endpoint);
 }
 
 /* Split one TUN read into free slots; -ENOBUFS when they do not suffice. */
@@ -599,6 +652,9 @@ static int rx_wireguard(struct dp *dp, const union sockaddr_any *src,
 		dp->stats.rx_bad_src++;
 		return -EPERM;
 	}
+	if (dp->rx_intercept &&
+	    dp->rx_intercept(dp->hook_arg, rx.peer, rx.data, rx.len))
+		return 0;
 	tun_out(dp, rx.data, rx.len);
 	return 0;
 }
@@ -653,6 +709,67 @@ int dp_send_datagram(struct dp *dp, const union sockaddr_any *to,
 		return -EAFNOSUPPORT;
 	if (sendto(s->fd, buf, len, 0, &to->sa, addr_len(to)) < 0)
 		return -errno;
+	return 0;
+}
+
+int dp_peer_set_path(struct dp *dp, struct wg_peer *peer,
+		     const union sockaddr_any *to, bool relayed)
+{
+	struct dp_peer *pp = wg_peer_user(peer);
+	uint64_t now = clock_now_ms();
+
+	if (!pp || !addr_len(to))
+		return -EINVAL;
+	pp->path_to = *to;
+	pp->relayed = relayed;
+	pp->has_path = true;
+	wg_peer_set_endpoint(peer, to);
+	if (pp->staged_n) {
+		if (wg_peer_has_session(peer, now))
+			drain_staged(dp, pp, now);
+		else
+			wg_peer_start_handshake(peer, now);
+	}
+	arm_timer(dp);
+	return 0;
+}
+
+void dp_peer_clear_path(struct dp *dp, struct wg_peer *peer)
+{
+	struct dp_peer *pp = wg_peer_user(peer);
+
+	if (pp)
+		pp->has_path = false;
+}
+
+bool dp_peer_path(const struct dp *dp, const struct wg_peer *peer,
+		  union sockaddr_any *to, bool *relayed)
+{
+	const struct dp_peer *pp = wg_peer_user(peer);
+
+	if (!pp || !pp->has_path)
+		return false;
+	*to = pp->path_to;
+	*relayed = pp->relayed;
+	return true;
+}
+
+int dp_send_packet(struct dp *dp, const uint8_t *pkt, size_t len)
+{
+	struct wg_peer *last = NULL;
+	struct wg_peer_info info;
+	uint64_t now = clock_now_ms();
+	uint8_t *slot;
+
+	if (len > dp->mtu || dp->ntx >= DP_TX_SLOTS)
+		return -EMSGSIZE;
+	if (!allowedips_lookup_dst(dp->aips, pkt, len))
+		return -ENETUNREACH;
+	slot = dp->slots + (size_t)dp->ntx * SLOT_CAP;
+	memcpy(slot + WG_DATA_HEADER_LEN, pkt, len);
+	tx_packet(dp, slot, len, now, &last, &info);
+	tx_flush(dp);
+	arm_timer(dp);
 	return 0;
 }
 
@@ -1046,6 +1163,10 @@ int dp_create(const struct dp_config *cfg, struct dp **out)
 	dp->on_datagram = cfg->on_datagram;
 	dp->is_turn_server = cfg->is_turn_server;
 	dp->hook_arg = cfg->hook_arg;
+	dp->mesh = cfg->mesh;
+	dp->on_wake = cfg->on_wake;
+	dp->send_relayed = cfg->send_relayed;
+	dp->rx_intercept = cfg->rx_intercept;
 	dp->timer_at = UINT64_MAX;
 	ret = bufs_alloc(dp);
 	if (!ret)

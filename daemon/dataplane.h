@@ -83,6 +83,22 @@ struct dp_config {
 			    size_t len);
 	bool (*is_turn_server)(void *arg, const union sockaddr_any *src);
 	void *hook_arg;
+	/*
+	 * Mesh mode: a peer's messages go only where dp_peer_set_path says
+	 * (the ICE selected pair), never to a roaming-learned source. A TUN
+	 * packet for a peer without a path is staged (DP_STAGED_MAX) and
+	 * on_wake called; a relayed path's messages go to send_relayed
+	 * (buf valid during the call) instead of the socket.
+	 */
+	bool mesh;
+	void (*on_wake)(void *arg, struct wg_peer *peer);
+	void (*send_relayed)(void *arg, struct wg_peer *peer,
+			     const union sockaddr_any *to, const uint8_t *buf,
+			     size_t len);
+	/* A decrypted packet from peer, before the TUN: true = consumed
+	 * (the mesh's own ICMP echo replies). Optional. */
+	bool (*rx_intercept)(void *arg, struct wg_peer *peer,
+			     const uint8_t *pkt, size_t len);
 };
 
 /* Packets the data plane dropped, by reason (the core counts its own). */
@@ -155,6 +171,25 @@ int dp_send_datagram(struct dp *dp, const union sockaddr_any *to,
  */
 int dp_input_wireguard(struct dp *dp, const union sockaddr_any *from,
 		       uint8_t *pkt, size_t len);
+
+/*
+ * Mesh mode: send this peer's messages to `to`, directly or (relayed)
+ * through send_relayed, from now on; what waited for a path is sent (after
+ * a handshake if there is no session). No new handshake is made when a
+ * session exists: moving a path keeps the tunnel. 0 or -EINVAL.
+ */
+int dp_peer_set_path(struct dp *dp, struct wg_peer *peer,
+		     const union sockaddr_any *to, bool relayed);
+/* Mesh mode: the peer has no path any more (asleep); packets stage. */
+void dp_peer_clear_path(struct dp *dp, struct wg_peer *peer);
+/* The path set, or false. */
+bool dp_peer_path(const struct dp *dp, const struct wg_peer *peer,
+		  union sockaddr_any *to, bool *relayed);
+/*
+ * Send one IP packet as if it came from the TUN (the mesh's ping). 0, or
+ * -ENETUNREACH when no peer's allowed IPs hold its destination.
+ */
+int dp_send_packet(struct dp *dp, const uint8_t *pkt, size_t len);
 
 /* Configuration changed (keys, keepalive, peers): rearm the timer. */
 void dp_changed(struct dp *dp);

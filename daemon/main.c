@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * icemeshd. Today one mode: --wireguard-only, a plain WireGuard
- * implementation configured with wg(8) and ip(8) exactly as wireguard-go is.
- * The mesh mode (coordinator, ICE per peer, control socket) comes beside it
- * on the same data plane.
+ * icemeshd. Two modes on the same data plane:
+ *   - the mesh mode (default; `icemeshd --foreground` under systemd):
+ *     coordinator, ICE per peer, TURN, control socket (daemon/mesh.h);
+ *   - --wireguard-only: a plain WireGuard implementation configured with
+ *     wg(8) and ip(8) exactly as wireguard-go is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +19,11 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "common/ctl.h"
 #include "common/log.h"
 #include "daemon/dataplane.h"
+#include "daemon/mesh.h"
+#include "daemon/sdnotify.h"
 #include "daemon/uapi_server.h"
 
 #define TOPIC "icemeshd"
@@ -30,23 +34,40 @@ struct opts {
 	bool no_offload;
 	const char *ifname;
 	const char *uapi_dir;
+	const char *state_dir;
+	const char *socket;
+	long port;
 	enum log_level level;
+	char socket_buf[108];
 };
 
 struct daemon {
 	uv_loop_t loop;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t watchdog;
+	bool watchdog_on;
+	struct mesh *mesh;
 	struct dp *dp;
 	struct uapi_server *uapi;
 	int ready_fd; /* the waiting parent's pipe, -1 in the foreground */
 	bool signals; /* the signal handles exist */
+	bool fatal; /* ended by the interface's deletion */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: icemeshd --wireguard-only --interface NAME [options]\n"
+		"usage: icemeshd [--foreground] [--state-dir DIR] [--socket PATH]\n"
+		"                [--interface NAME] [--port N] [--log-level LEVEL]\n"
+		"       icemeshd --wireguard-only --interface NAME [options]\n"
 		"\n"
+		"  (mesh mode)          join the mesh with `icemesh up`\n"
+		"  --state-dir DIR      node key and state (default\n"
+		"                       $STATE_DIRECTORY or /var/lib/icemesh)\n"
+		"  --socket PATH        control socket (default\n"
+		"                       $RUNTIME_DIRECTORY/icemeshd.sock or\n"
+		"                       /run/icemesh/icemeshd.sock)\n"
+		"  --port N             UDP port (default 41641; 0: any)\n"
 		"  --wireguard-only     a plain WireGuard interface, configured\n"
 		"                       with wg(8) and ip(8), no coordinator\n"
 		"  --interface NAME     the TUN device to create (and the UAPI\n"
@@ -59,6 +80,28 @@ static void usage(FILE *f)
 		"  --help, -h\n");
 }
 
+/* The mesh mode's paths: options, then systemd's variables, then FHS. */
+static void mesh_defaults(struct opts *o)
+{
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+	const char *st = getenv("STATE_DIRECTORY");
+
+	if (!o->ifname)
+		o->ifname = "icemesh0";
+	if (!o->state_dir)
+		o->state_dir = st && *st && !strchr(st, ':') ? st
+							      : "/var/lib/icemesh";
+	if (!o->socket) {
+		if (rt && *rt && !strchr(rt, ':'))
+			snprintf(o->socket_buf, sizeof(o->socket_buf),
+				 "%s/icemeshd.sock", rt);
+		else
+			snprintf(o->socket_buf, sizeof(o->socket_buf), "%s",
+				 "/run/icemesh/icemeshd.sock");
+		o->socket = o->socket_buf;
+	}
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -68,6 +111,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "uapi-dir", required_argument, NULL, 'u' },
 		{ "no-offload", no_argument, NULL, 'n' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "port", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,6 +121,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	o->level = LOG_LEVEL_INFO;
+	o->port = 41641;
 	o->foreground = env && !strcmp(env, "1");
 	while ((c = getopt_long(argc, argv, "fhi:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -93,6 +140,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'n':
 			o->no_offload = true;
 			break;
+		case 's':
+			o->state_dir = optarg;
+			break;
+		case 'S':
+			o->socket = optarg;
+			break;
+		case 'p': {
+			char *end;
+
+			o->port = strtol(optarg, &end, 10);
+			if (*end || !*optarg || o->port < 0 ||
+			    o->port > 65535) {
+				fprintf(stderr,
+					"icemeshd: --port must be 0..65535\n");
+				return 2;
+			}
+			break;
+		}
 		case 'l':
 			if (log_level_parse(optarg, &o->level)) {
 				fprintf(stderr,
@@ -110,13 +175,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return 2;
 		}
 	}
-	if (optind < argc || !o->ifname || !o->wireguard_only) {
-		if (!o->wireguard_only)
-			fprintf(stderr, "icemeshd: only --wireguard-only mode "
-					"exists yet\n");
+	if (optind < argc || (!o->ifname && o->wireguard_only)) {
 		usage(stderr);
 		return 2;
 	}
+	if (!o->wireguard_only)
+		mesh_defaults(o);
 	if (!*o->ifname || strlen(o->ifname) >= IFNAMSIZ ||
 	    strchr(o->ifname, '/') || strchr(o->ifname, ' ')) {
 		fprintf(stderr,
@@ -150,6 +214,12 @@ static void on_closed_signal(uv_handle_t *h)
 
 static void shutdown_daemon(struct daemon *d)
 {
+	if (d->watchdog_on) {
+		d->watchdog_on = false;
+		uv_close((uv_handle_t *)&d->watchdog, on_closed_signal);
+	}
+	mesh_destroy(d->mesh);
+	d->mesh = NULL;
 	uapi_server_destroy(d->uapi);
 	d->uapi = NULL;
 	dp_destroy(d->dp);
@@ -158,6 +228,7 @@ static void shutdown_daemon(struct daemon *d)
 		d->signals = false;
 		uv_close((uv_handle_t *)&d->sigterm, on_closed_signal);
 		uv_close((uv_handle_t *)&d->sigint, on_closed_signal);
+		uv_close((uv_handle_t *)&d->sighup, on_closed_signal);
 	}
 }
 
@@ -165,6 +236,15 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
 
+	if (signum == SIGHUP) {
+		sdnotify_send("RELOADING=1");
+		log_info(TOPIC, "SIGHUP: reloading");
+		if (d->mesh)
+			mesh_reload(d->mesh);
+		sdnotify_send("READY=1");
+		return;
+	}
+	sdnotify_send("STOPPING=1");
 	log_info(TOPIC, "%s: shutting down", strsignal(signum));
 	shutdown_daemon(d);
 }
@@ -174,6 +254,18 @@ static void on_dp_fatal(void *arg, int err)
 {
 	log_info(TOPIC, "interface gone: shutting down");
 	shutdown_daemon(arg);
+}
+
+static void start_signals(struct daemon *d)
+{
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	uv_signal_start(&d->sighup, on_signal, SIGHUP);
+	d->signals = true;
 }
 
 static int start(struct daemon *d, const struct opts *o)
@@ -210,12 +302,52 @@ static int start(struct daemon *d, const struct opts *o)
 		 "UDP GSO %s, GRO %s",
 		 o->ifname, dp_listen_port(d->dp), vnet ? "on" : "off",
 		 gso ? "on" : "off", gro ? "on" : "off");
-	uv_signal_init(&d->loop, &d->sigterm);
-	uv_signal_init(&d->loop, &d->sigint);
-	d->sigterm.data = d->sigint.data = d;
-	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
-	uv_signal_start(&d->sigint, on_signal, SIGINT);
-	d->signals = true;
+	start_signals(d);
+	return 0;
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	sdnotify_send("WATCHDOG=1");
+}
+
+static void on_mesh_fatal(void *arg, int err)
+{
+	struct daemon *d = arg;
+
+	log_info(TOPIC, "interface gone: shutting down");
+	d->fatal = true;
+	shutdown_daemon(d);
+}
+
+static int start_mesh(struct daemon *d, const struct opts *o)
+{
+	struct mesh_config mc = {
+		.loop = &d->loop,
+		.state_dir = o->state_dir,
+		.socket_path = o->socket,
+		.ifname = o->ifname,
+		.port = (uint16_t)o->port,
+		.on_fatal = on_mesh_fatal,
+		.arg = d,
+	};
+	uint64_t wd = sdnotify_watchdog_ms();
+	int ret;
+
+	if (if_nametoindex(o->ifname)) {
+		log_error(TOPIC, "interface %s already exists", o->ifname);
+		return -EEXIST;
+	}
+	ret = mesh_create(&mc, &d->mesh);
+	if (ret)
+		return ret;
+	start_signals(d);
+	if (wd) {
+		uv_timer_init(&d->loop, &d->watchdog);
+		uv_timer_start(&d->watchdog, on_watchdog, wd, wd);
+		d->watchdog_on = true;
+	}
+	sdnotify_send("READY=1");
 	return 0;
 }
 
@@ -285,7 +417,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uv_loop_init(&d.loop);
-	ret = start(&d, &o);
+	if (!o.wireguard_only)
+		ctl_json_use_wiping_alloc();
+	ret = o.wireguard_only ? start(&d, &o) : start_mesh(&d, &o);
 	report_ready(&d, ret ? 1 : 0);
 	if (ret)
 		shutdown_daemon(&d);

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# icemeshd's mesh mode, the basics: two nodes join through icemesh up, a
+# ping crosses the overlay, status shows the path ICE chose, a third node
+# behind a symmetric NAT gets there through the TURN relay, and a restarted
+# daemon comes back with the same identity and address by itself.
+#
+#                 internet 203.0.113.0/24
+#     coturn 203.0.113.1:3478     coord (public): icemesh-coord :8443
+#                  \                  /
+#                   +---- bridge ----+------------------+
+#                   |                |                  |
+#                   a (public)   nat-b (restricted)  nat-c (symmetric)
+#                                    |                  |
+#                                    b                  c
+set -eu
+. "$(dirname "$0")/lib/lab.sh"
+BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+COORD=$BUILD/icemesh-coord
+D=$BUILD/icemeshd
+CLI=$BUILD/icemesh
+for f in "$COORD" "$D" "$CLI"; do
+	[ -x "$f" ] || lab_die "$f missing: make BUILD=... $f"
+done
+
+lab_init
+lab_coturn
+lab_public coord
+lab_public a
+lab_nat nat-b restricted
+lab_host b nat-b
+lab_nat nat-c symmetric
+lab_host c nat-c
+
+state=$LAB_DIR/coord-state
+"$COORD" init --state-dir "$state" --turn "$LAB_TURN_ADDR" \
+	--stun "$LAB_TURN_ADDR" --turn-secret "$LAB_TURN_SECRET" \
+	>"$LAB_DIR/init.log" 2>&1 || { cat "$LAB_DIR/init.log" >&2; lab_die "init failed"; }
+key=$("$COORD" authkey create --reusable --state-dir "$state" 2>/dev/null)
+lab_bg coord "$LAB_DIR/coord.log" "$COORD" serve --state-dir "$state" \
+	--listen "${LAB_IP4[coord]}:8443"
+pin=$(cat "$state/tls.pin")
+url=https://${LAB_IP4[coord]}:8443
+
+failures=0
+expect() { # DESCRIPTION CMD...
+	local what=$1
+	shift
+	if "$@"; then
+		lab_log "ok   $what"
+	else
+		lab_log "FAIL $what"
+		failures=$((failures + 1))
+	fi
+}
+
+start_node() { # NAME
+	mkdir -p "$LAB_DIR/$1"
+	lab_bg "$1" "$LAB_DIR/$1/icemeshd.log" "$D" --foreground \
+		--state-dir "$LAB_DIR/$1/state" --socket "$LAB_DIR/$1/sock" \
+		--log-level debug
+	eval "PID_$1=$LAB_LAST_PID"
+	lab_wait 10 test -S "$LAB_DIR/$1/sock" ||
+		{ cat "$LAB_DIR/$1/icemeshd.log" >&2; lab_die "$1: no socket"; }
+}
+cli() { # NAME ARGS...
+	local n=$1
+	shift
+	lab_exec "$n" "$CLI" --socket "$LAB_DIR/$n/sock" "$@"
+}
+status_json() { cli "$1" --json status 2>/dev/null | tr -d ' \n'; }
+overlay_ip() { status_json "$1" | sed -n 's/^{"self":{[^}]*"ipv4":"\([0-9.]*\)".*/\1/p'; }
+
+for n in a b c; do
+	start_node "$n"
+	expect "$n: status answers before login (needs-login)" \
+		bash -c "'$CLI' --socket '$LAB_DIR/$n/sock' --json status | grep -q needs-login"
+	cli "$n" up --coordinator "$url" --auth-key "$key" \
+		--coordinator-pin "$pin" --hostname "$n" ||
+		{ tail -n 30 "$LAB_DIR/$n/icemeshd.log" >&2; lab_die "$n: icemesh up failed"; }
+	lab_log "ok   $n: icemesh up registers"
+done
+ip_a=$(overlay_ip a)
+ip_b=$(overlay_ip b)
+ip_c=$(overlay_ip c)
+lab_log "overlay: a=$ip_a b=$ip_b c=$ip_c"
+expect "every node has an overlay address" test -n "$ip_a" -a -n "$ip_b" -a -n "$ip_c"
+sees_peers() { [ "$(status_json "$1" | grep -o '"public_key"' | wc -l)" -eq 3 ]; }
+for n in a b c; do
+	expect "$n: the map names the two others" lab_wait 15 sees_peers "$n"
+done
+
+# a ping through the mesh wakes the peer: ICE, WireGuard, then replies
+pings() { # FROM PEER -> the ping's output
+	cli "$1" ping "$2" -c 3 >"$LAB_DIR/ping-$1-$2.log" 2>&1
+}
+for pair in "a b" "b a" "a c" "b c"; do
+	set -- $pair
+	expect "$1 pings $2 through the mesh" lab_wait 30 pings "$1" "$2"
+	sed 's/^/  /' "$LAB_DIR/ping-$1-$2.log" >&2
+done
+expect "the kernel's ping crosses the overlay a -> b" \
+	lab_exec a ping -c 2 -W 2 "$ip_b"
+path_of() { # FROM PEER-NAME -> the path kind
+	status_json "$1" | grep -o "\"name\":\"$2\"[^]]*" |
+		sed -n 's/.*"path":{"kind":"\([a-z]*\)".*/\1/p' | head -n 1
+}
+expect "a -> b: direct (b's NAT is restricted)" [ "$(path_of a b)" = direct ]
+expect "b -> c: relay (symmetric NAT behind a restricted one)" [ "$(path_of b c)" = relay ]
+cli a status >&2 || true
+cli b why c >&2 || true
+
+# a restart keeps the identity and address, and rejoins by itself
+key_b=$(status_json b | sed -n 's/^{"self":{[^}]*"public_key":"\([^"]*\)".*/\1/p')
+kill "$PID_b"
+lab_wait 10 bash -c "! kill -0 $PID_b 2>/dev/null" || lab_die "b did not stop"
+start_node b
+up_again() { status_json b | grep -q '"state":"running"'; }
+expect "b: rejoins by itself after a restart" lab_wait 15 up_again
+expect "b: same address after the restart" [ "$(overlay_ip b)" = "$ip_b" ]
+expect "b: same key after the restart" bash -c \
+	"[ \"\$('$CLI' --socket '$LAB_DIR/b/sock' --json status | tr -d ' \n' | sed -n 's/^{\"self\":{[^}]*\"public_key\":\"\([^\"]*\)\".*/\1/p')\" = '$key_b' ]"
+expect "a pings b again after b's restart" lab_wait 40 pings a b
+
+if [ "$failures" -ne 0 ]; then
+	for n in a b c; do
+		echo "--- $n" >&2
+		tail -n 60 "$LAB_DIR/$n/icemeshd.log" >&2
+	done
+	lab_die "$failures check(s) failed"
+fi
+lab_log "passed"
