@@ -272,6 +272,8 @@ static void conn_update(struct conn *c)
 		events |= UV_WRITABLE;
 	if (!c->req.active && !c->close_after_flush && !c->rd.eof)
 		events |= UV_READABLE;
+	else if (c->req.active)
+		events |= UV_DISCONNECT; /* a client that leaves cancels */
 	if (events)
 		uv_poll_start(&c->poll, events, on_conn);
 	else
@@ -288,6 +290,10 @@ static void on_conn(uv_poll_t *h, int status, int events)
 	int r;
 
 	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	if ((events & UV_DISCONNECT) && c->req.active) {
 		conn_close(c);
 		return;
 	}

@@ -1373,6 +1373,7 @@ static void on_ping_timer(uv_timer_t *t)
 		memset(&ev, 0, sizeof(ev));
 		ev.ping_event.seq = pg->seq;
 		ev.ping_event.timeout = true;
+		ev.ping_event.rtt_ms = CTL_RTT_NONE;
 		pg->waiting = false;
 		ctlsrv_event(pg->h, &ev);
 	}
