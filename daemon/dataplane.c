@@ -645,6 +645,13 @@ static int rx_wireguard(struct dp *dp, const union sockaddr_any *src,
 		dp->stats.rx_wg_dropped++;
 		return ret;
 	}
+	if (dp->mesh && rx.peer && dp->on_wake) {
+		struct dp_peer *pp = wg_peer_user(rx.peer);
+
+		/* a peer we sleep on talks to us: it wants a path back */
+		if (pp && !pp->has_path)
+			dp->on_wake(dp->hook_arg, rx.peer);
+	}
 	if (!rx.len)
 		return 0;
 	/* cryptokey routing: the sender must own the inner source */

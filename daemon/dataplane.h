@@ -87,7 +87,8 @@ struct dp_config {
 	 * Mesh mode: a peer's messages go only where dp_peer_set_path says
 	 * (the ICE selected pair), never to a roaming-learned source. A TUN
 	 * packet for a peer without a path is staged (DP_STAGED_MAX) and
-	 * on_wake called; a relayed path's messages go to send_relayed
+	 * on_wake called (also when such a peer's message arrives); a
+	 * relayed path's messages go to send_relayed
 	 * (buf valid during the call) instead of the socket.
 	 */
 	bool mesh;

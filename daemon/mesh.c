@@ -31,6 +31,7 @@
 #include "daemon/mesh.h"
 #include "daemon/mesh_report.h"
 #include "daemon/nodestate.h"
+#include "daemon/peerstate.h"
 #include "daemon/sdnotify.h"
 #include "daemon/sigmsg.h"
 #include "ice/ice_agent.h"
@@ -321,23 +322,29 @@ static void apply_remote(struct mpeer *p, const struct sigmsg *s)
  */
 static void on_desc(struct mpeer *p, const struct sigmsg *s)
 {
-	if (!p->agent) {
+	struct peerstate_ice st = { p->agent != NULL, p->mygen, p->rgen };
+
+	switch (peerstate_on_desc(&st, s->gen, s->ack)) {
+	case PEERSTATE_WAKE:
 		log_info(TOPIC, "%s: offer received, starting ICE", pname(p));
 		peer_wake(p, s->gen);
-	} else if (s->gen == p->rgen) {
-		return; /* seen */
-	} else if (p->rgen == 0 && s->ack == p->mygen) {
-		/* the answer to our offer */
-	} else if (p->rgen != 0) {
+		break;
+	case PEERSTATE_IGNORE:
+		return;
+	case PEERSTATE_ACCEPT:
+		break;
+	case PEERSTATE_RESTART:
 		log_info(TOPIC, "%s: the peer restarted ICE", pname(p));
 		peer_sleep(p, NULL);
 		peer_wake(p, s->gen);
-	} else {
-		/* both offered: pair with theirs, tell them ours again */
+		break;
+	case PEERSTATE_REOFFER:
+		/* pair with theirs, tell them ours again, whole */
 		p->ack = s->gen;
 		p->desc_pending = true;
 		p->n_sent = 0;
 		p->eoc_sent = false;
+		break;
 	}
 	if (!p->agent)
 		return;
@@ -935,39 +942,54 @@ static struct mpeer *peer_add(struct mesh *m, const struct coordc_node *n)
 
 static void peers_apply(struct mesh *m, const struct coordc_netmap *nm)
 {
-	size_t i, j;
+	size_t n_next = nm->n_peers < MESH_MAX_PEERS ? nm->n_peers
+						      : MESH_MAX_PEERS;
+	uint8_t (*cur)[32] = calloc(m->n_peers + 1, 32);
+	uint8_t (*next)[32] = calloc(n_next + 1, 32);
+	long *map = calloc(n_next + 1, sizeof(*map));
+	bool *keep = calloc(m->n_peers + 1, sizeof(*keep));
+	struct mpeer **old = m->peers;
+	size_t n_old = m->n_peers, i, j;
 
-	for (i = 0; i < m->n_peers; i++)
-		m->peers[i]->seen = false;
-	for (i = 0; i < nm->n_peers; i++) {
-		const struct coordc_node *n = &nm->peers[i];
-		struct mpeer *p;
-
-		if (!memcmp(n->key, m->pk, 32))
-			continue;
-		p = find_key(m, n->key);
-		if (!p)
-			p = peer_add(m, n);
-		else
-			p->node = *n;
-		if (!p)
-			continue;
-		p->seen = true;
-		set_allowed_ips(m, p);
-	}
-	for (i = j = 0; i < m->n_peers; i++) {
-		struct mpeer *p = m->peers[i];
-
-		if (p->seen) {
-			m->peers[j++] = p;
+	if (!cur || !next || !map || !keep)
+		goto out;
+	for (j = 0; j < n_old; j++)
+		memcpy(cur[j], old[j]->node.key, 32);
+	for (i = 0; i < n_next; i++)
+		memcpy(next[i], nm->peers[i].key, 32);
+	peerstate_diff((const uint8_t(*)[32])cur, n_old,
+		       (const uint8_t(*)[32])next, n_next, m->pk, map, keep);
+	for (j = 0; j < n_old; j++)
+		old[j]->seen = keep[j];
+	/* the removed first, then the kept in place, then the new */
+	for (i = j = 0; i < n_old; i++) {
+		if (old[i]->seen) {
+			old[j++] = old[i];
 			continue;
 		}
 		log_info(TOPIC, "%s: removed from the map: tunnel torn down",
-			 pname(p));
-		peer_free(p);
+			 pname(old[i]));
+		peer_free(old[i]);
 	}
 	m->n_peers = j;
+	for (i = 0; i < n_next; i++) {
+		struct mpeer *p;
+
+		if (map[i] == -2)
+			continue;
+		p = map[i] >= 0 ? find_key(m, nm->peers[i].key)
+				: peer_add(m, &nm->peers[i]);
+		if (!p)
+			continue;
+		p->node = nm->peers[i];
+		set_allowed_ips(m, p);
+	}
 	dp_changed(m->dp);
+out:
+	free(cur);
+	free(next);
+	free(map);
+	free(keep);
 }
 
 static void stun_apply(struct mesh *m, const struct coordc_netmap *nm)
