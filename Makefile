@@ -177,6 +177,11 @@ fuzz-run: fuzz
 lab: all
 	$(Q)tests/run lab $(BUILD)
 
+.PHONY: demo
+demo: deps
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
+	$(Q)BUILD=$(abspath $(BUILD)) tests/lab/demo.sh
+
 check: deps
 	$(Q)rm -f $(BUILD)/results
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
