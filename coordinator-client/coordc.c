@@ -996,6 +996,16 @@ void coordc_get_stats(const struct coordc *c, struct coordc_stats *out)
 	*out = c->st;
 }
 
+void coordc_forget_auth_key(struct coordc *c)
+{
+	if (!c->auth_key)
+		return;
+	sodium_memzero(c->auth_key, strlen(c->auth_key));
+	free(c->auth_key);
+	c->auth_key = NULL;
+	c->cfg.auth_key = NULL;
+}
+
 void coordc_free(struct coordc *c)
 {
 	if (!c)

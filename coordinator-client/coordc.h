@@ -98,6 +98,12 @@ const struct coordc_netmap *coordc_netmap(const struct coordc *c);
 bool coordc_is_up(const struct coordc *c);
 void coordc_get_stats(const struct coordc *c, struct coordc_stats *out);
 /*
+ * Wipe and drop the auth key (once registered): a node removed on the
+ * coordinator then ends with fatal("unauthorized") instead of registering
+ * again as a new node.
+ */
+void coordc_forget_auth_key(struct coordc *c);
+/*
  * Stop everything (no more callbacks). Handles close asynchronously: run
  * the loop afterwards. Not from inside a coordc callback.
  */
