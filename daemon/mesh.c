@@ -61,7 +61,8 @@ struct mpeer {
 	size_t n_lines, n_sent;
 	bool selected;
 	struct ice_pair_info sel;
-	uint64_t woke_ms, active_ms, retry_at_ms;
+	uint64_t woke_ms, active_ms, retry_at_ms, lost_at_ms;
+	bool failed; /* the agent said no pair can work */
 	uint64_t last_bytes;
 	uint64_t last_hs_s; /* last handshake we logged */
 	char report[4096]; /* of the last session that ended */
@@ -110,6 +111,8 @@ struct mesh {
 	struct nodestate_conf conf;
 	struct coordc *cc;
 	bool registered, connected;
+	bool cc_dead; /* refused for good: leave at the next housekeeping */
+	bool needs_login; /* refused: a new auth key is needed */
 	char cc_error[CTL_TEXT_MAX];
 	struct ctlsrv_req *up_req;
 
@@ -144,6 +147,7 @@ static void arm_timer(struct mesh *m);
 static void peer_sleep(struct mpeer *p, const char *why);
 static void peer_wake(struct mpeer *p, uint64_t ack);
 static void update_status(struct mesh *m);
+static void coord_stop(struct mesh *m);
 
 static uint64_t now_ms(void)
 {
@@ -409,6 +413,7 @@ static void on_selected(struct mpeer *p, const struct ice_event *ev)
 
 	p->sel = *pi;
 	p->selected = true;
+	p->lost_at_ms = 0;
 	if (wrap)
 		turn_client_bind_channel(m->turn, &pi->remote.addr, now_ms());
 	dp_peer_set_path(m->dp, p->wg, &pi->remote.addr, wrap);
@@ -453,18 +458,23 @@ static void agent_event(void *arg, const struct ice_event *ev)
 		on_selected(p, ev);
 		break;
 	case ICE_EVENT_CONSENT_LOST:
-		log_warn(TOPIC, "%s: consent lost (%s): restarting ICE",
-			 pname(p), ev->reason ? ev->reason : "no answer");
+		/* the agent checks its other valid pairs (the relay) again
+		 * and renominates; a new session only if that fails */
+		log_warn(TOPIC,
+			 "%s: consent lost (%s): trying the other pairs, "
+			 "a new ICE session in %u s if none works",
+			 pname(p), ev->reason ? ev->reason : "no answer",
+			 MESH_RESELECT_MS / 1000);
 		snprintf(p->last_reason, sizeof(p->last_reason),
 			 "consent lost: %s", ev->reason ? ev->reason : "");
-		p->retry_at_ms = 1; /* restart from housekeeping */
+		p->lost_at_ms = now_ms();
 		break;
 	case ICE_EVENT_FAILED:
 		log_warn(TOPIC, "%s: ICE failed: %s", pname(p),
 			 ev->reason ? ev->reason : "no pair works");
 		snprintf(p->last_reason, sizeof(p->last_reason),
 			 "ICE failed: %s", ev->reason ? ev->reason : "");
-		p->retry_at_ms = 2; /* sleep from housekeeping */
+		p->failed = true; /* acted on from housekeeping */
 		break;
 	}
 }
@@ -511,6 +521,8 @@ static void peer_wake(struct mpeer *p, uint64_t ack)
 	p->gathered = p->eoc_sent = false;
 	p->woke_ms = p->active_ms = now;
 	p->retry_at_ms = 0;
+	p->lost_at_ms = 0;
+	p->failed = false;
 	clear_lines(p);
 	ice_agent_start(p->agent, now);
 	flush_signal(p);
@@ -540,7 +552,7 @@ static void dp_wake(void *arg, struct wg_peer *wg)
 	struct mpeer *p = find_wg(m, wg);
 	uint64_t now = now_ms();
 
-	if (!p || p->agent || (p->retry_at_ms > 2 && now < p->retry_at_ms))
+	if (!p || p->agent || (p->retry_at_ms && now < p->retry_at_ms))
 		return;
 	log_info(TOPIC, "%s: traffic for it: starting ICE", pname(p));
 	peer_wake(p, 0);
@@ -613,13 +625,15 @@ static void housekeep_peer(struct mpeer *p, uint64_t now)
 	}
 	if (!p->agent)
 		return;
-	if (p->retry_at_ms == 1) {
-		/* consent lost: a new session, the old path meanwhile */
+	if (p->failed && !p->selected) {
+		peer_sleep(p, "ICE found no path");
+		p->retry_at_ms = now + MESH_RETRY_MS;
+	} else if ((p->failed && now - p->active_ms <= MESH_IDLE_MS) ||
+		   (p->lost_at_ms && now - p->lost_at_ms > MESH_RESELECT_MS)) {
+		/* a new session; the old path carries what it can meanwhile */
+		log_info(TOPIC, "%s: restarting ICE", pname(p));
 		peer_sleep(p, NULL);
 		peer_wake(p, 0);
-	} else if (p->retry_at_ms == 2) {
-		peer_sleep(p, "no path");
-		p->retry_at_ms = now + MESH_RETRY_MS;
 	} else if (now - p->active_ms > MESH_IDLE_MS) {
 		peer_sleep(p, "idle");
 	}
@@ -630,6 +644,15 @@ static void on_housekeep(uv_timer_t *t)
 	struct mesh *m = t->data;
 	uint64_t now = now_ms();
 
+	if (m->cc_dead) {
+		/* refused (removed, or a bad key): leave, log in again */
+		m->cc_dead = false;
+		log_warn(TOPIC, "left the mesh: run icemesh up to join again");
+		coord_stop(m);
+		m->conf.up = false;
+		m->needs_login = true;
+		nodestate_conf_save(m->state_dir, &m->conf);
+	}
 	for (size_t i = 0; i < m->n_peers; i++)
 		housekeep_peer(m->peers[i], now);
 	flush_all(m);
@@ -1024,6 +1047,9 @@ static void cc_netmap(const struct coordc_netmap *nm, bool from_cache,
 	peers_apply(m, nm);
 	if (!from_cache) {
 		m->registered = true;
+		/* registered: a node removed on the coordinator must not
+		 * come back as a new one */
+		coordc_forget_auth_key(m->cc);
 		if (m->up_req) {
 			union ctl_result r;
 
@@ -1073,6 +1099,7 @@ static void cc_fatal(const char *code, void *arg)
 
 	log_error(TOPIC, "the coordinator refused this node: %s", code);
 	snprintf(m->cc_error, sizeof(m->cc_error), "refused: %s", code);
+	m->cc_dead = true; /* torn down from housekeeping */
 	if (m->up_req) {
 		uv_timer_stop(&m->up_timer);
 		ctlsrv_reply_error(m->up_req, CTL_E_BAD_AUTH_KEY,
@@ -1164,7 +1191,7 @@ static void self_fill(struct mesh *m, struct ctl_self *s)
 		ip_str(AF_INET, &m->self.ipv4, s->ipv4, sizeof(s->ipv4));
 		ip_str(AF_INET6, &m->self.ipv6, s->ipv6, sizeof(s->ipv6));
 	}
-	if (!*m->conf.coordinator)
+	if (!*m->conf.coordinator || m->needs_login)
 		s->state = CTL_STATE_NEEDS_LOGIN;
 	else if (!m->conf.up || !m->cc)
 		s->state = CTL_STATE_STOPPED;
@@ -1260,6 +1287,7 @@ static void do_up(struct mesh *m, struct ctlsrv_req *h,
 		 a->hostname);
 	m->conf.up = true;
 	m->have_self = false;
+	m->needs_login = false;
 	err = nodestate_conf_save(m->state_dir, &m->conf);
 	if (err)
 		log_warn(TOPIC, "saving %s: %s", NODESTATE_CONF_FILE,
@@ -1742,7 +1770,7 @@ static void update_status(struct mesh *m)
 		else if (p->selected)
 			direct++;
 	}
-	if (!*m->conf.coordinator)
+	if (!*m->conf.coordinator || m->needs_login)
 		snprintf(line, sizeof(line), "needs-login: run icemesh up");
 	else if (!m->conf.up)
 		snprintf(line, sizeof(line), "stopped");

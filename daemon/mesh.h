@@ -15,6 +15,7 @@ enum {
 	MESH_MAX_PEERS = 1024, /* CTL_MAX_PEERS: what status can show */
 	MESH_IDLE_MS = 300000, /* a peer without traffic goes to sleep */
 	MESH_RETRY_MS = 10000, /* after ICE failed, before trying again */
+	MESH_RESELECT_MS = 10000, /* after consent loss, then a new session */
 	MESH_UP_TIMEOUT_MS = 25000, /* `up` waits this long for the map */
 	MESH_HOUSEKEEP_MS = 1000,
 	MESH_NETCHECK_MS = 2500,

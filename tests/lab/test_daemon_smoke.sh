@@ -38,8 +38,12 @@ state=$LAB_DIR/coord-state
 	--stun "$LAB_TURN_ADDR" --turn-secret "$LAB_TURN_SECRET" \
 	>"$LAB_DIR/init.log" 2>&1 || { cat "$LAB_DIR/init.log" >&2; lab_die "init failed"; }
 key=$("$COORD" authkey create --reusable --state-dir "$state" 2>/dev/null)
-lab_bg coord "$LAB_DIR/coord.log" "$COORD" serve --state-dir "$state" \
-	--listen "${LAB_IP4[coord]}:8443"
+start_coord() {
+	lab_bg coord "$LAB_DIR/coord.log" "$COORD" serve --state-dir "$state" \
+		--listen "${LAB_IP4[coord]}:8443"
+	PID_coord=$LAB_LAST_PID
+}
+start_coord
 pin=$(cat "$state/tls.pin")
 url=https://${LAB_IP4[coord]}:8443
 
@@ -71,6 +75,7 @@ cli() { # NAME ARGS...
 }
 status_json() { cli "$1" --json status 2>/dev/null | tr -d ' \n'; }
 overlay_ip() { status_json "$1" | sed -n 's/^{"self":{[^}]*"ipv4":"\([0-9.]*\)".*/\1/p'; }
+overlay_ip6() { status_json "$1" | sed -n 's/^{"self":{[^}]*"ipv6":"\([0-9a-f:]*\)".*/\1/p'; }
 
 for n in a b c; do
 	start_node "$n"
@@ -110,6 +115,30 @@ expect "a -> b: direct (b's NAT is restricted)" [ "$(path_of a b)" = direct ]
 expect "b -> c: relay (symmetric NAT behind a restricted one)" [ "$(path_of b c)" = relay ]
 cli a status >&2 || true
 cli b why c >&2 || true
+
+ip6_b=$(overlay_ip6 b)
+expect "the kernel's ping crosses the overlay over IPv6 a -> b ($ip6_b)" \
+	lab_exec a ping -6 -c 2 -W 2 "$ip6_b"
+
+# the coordinator goes away: tunnels stay; it comes back: nothing changes
+kill "$PID_coord"
+lab_wait 10 bash -c "! kill -0 $PID_coord 2>/dev/null" || lab_die "coord did not stop"
+expect "with the coordinator down, a pings b" pings a b
+expect "with the coordinator down, b pings c through the relay" pings b c
+start_coord
+connected() { status_json "$1" | grep -q '"connected":true'; }
+expect "a reconnects to the coordinator by itself" lab_wait 40 connected a
+expect "after that, a -> b still direct" [ "$(path_of a b)" = direct ]
+
+# a node removed on the coordinator is torn down on every peer
+"$COORD" nodes remove c --state-dir "$state" >/dev/null 2>&1 ||
+	lab_die "nodes remove c failed"
+gone() { ! status_json "$1" | grep -q '"name":"c"'; }
+expect "c removed: a tore its tunnel down" lab_wait 20 gone a
+expect "c removed: b tore its tunnel down" lab_wait 20 gone b
+needs_login() { status_json "$1" | grep -q '"state":"needs-login"'; }
+expect "c itself left the mesh and needs a new login" lab_wait 10 needs_login c
+expect "a can no longer ping c (unknown peer)" bash -c "! '$CLI' --socket '$LAB_DIR/a/sock' ping c -c 1 >/dev/null 2>&1"
 
 # a restart keeps the identity and address, and rejoins by itself
 key_b=$(status_json b | sed -n 's/^{"self":{[^}]*"public_key":"\([^"]*\)".*/\1/p')
