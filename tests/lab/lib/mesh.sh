@@ -326,8 +326,9 @@ mesh_renumber() { # NAME
 	old=${LAB_IP4[$name]}
 	n=${old##*.}
 	new=${LAB_NET4[$seg]}.$((n + 100))
-	lab_exec "$name" ip addr add "$new/24" dev eth0
+	# Old first: deleting a primary address takes its secondaries along.
 	lab_exec "$name" ip addr del "$old/24" dev eth0
+	lab_exec "$name" ip addr add "$new/24" dev eth0
 	lab_exec "$name" ip route replace default via "${LAB_NET4[$seg]}.1"
 	LAB_IP4["$name"]=$new
 	lab_log "$name moved from $old to $new"
