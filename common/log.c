@@ -129,8 +129,9 @@ bool log_ratelimit_allow(struct log_ratelimit *rl, uint32_t burst,
 		uint64_t refill = (now - rl->last_ms) / interval_ms;
 
 		if (refill) {
-			rl->tokens = refill >= burst ? burst
-						     : rl->tokens + (uint32_t)refill;
+			rl->tokens = refill >= burst
+					     ? burst
+					     : rl->tokens + (uint32_t)refill;
 			if (rl->tokens > burst)
 				rl->tokens = burst;
 			rl->last_ms += refill * interval_ms;

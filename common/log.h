@@ -42,11 +42,11 @@ void log_vwrite(enum log_level level, const char *topic, const char *file,
 		int line, const char *fmt, va_list ap)
 	__attribute__((format(printf, 5, 0)));
 
-#define log_at(level, topic, ...)                                            \
-	do {                                                                 \
-		if ((level) <= log_get_level())                              \
-			log_write((level), (topic), __FILE__, __LINE__,      \
-				  __VA_ARGS__);                              \
+#define log_at(level, topic, ...)                                       \
+	do {                                                            \
+		if ((level) <= log_get_level())                         \
+			log_write((level), (topic), __FILE__, __LINE__, \
+				  __VA_ARGS__);                         \
 	} while (0)
 
 #define log_error(topic, ...) log_at(LOG_LEVEL_ERROR, topic, __VA_ARGS__)
@@ -69,20 +69,20 @@ struct log_ratelimit {
 bool log_ratelimit_allow(struct log_ratelimit *rl, uint32_t burst,
 			 uint32_t interval_ms, uint32_t *suppressed);
 
-#define log_ratelimited(level, topic, ...)                                   \
-	do {                                                                 \
-		static struct log_ratelimit rl_;                             \
-		uint32_t dropped_;                                           \
-		if ((level) <= log_get_level() &&                            \
-		    log_ratelimit_allow(&rl_, 5, 1000, &dropped_)) {         \
-			if (dropped_)                                        \
-				log_write((level), (topic), __FILE__,        \
-					  __LINE__,                          \
-					  "(%u similar lines suppressed)",   \
-					  dropped_);                         \
-			log_write((level), (topic), __FILE__, __LINE__,      \
-				  __VA_ARGS__);                              \
-		}                                                            \
+#define log_ratelimited(level, topic, ...)                                 \
+	do {                                                               \
+		static struct log_ratelimit rl_;                           \
+		uint32_t dropped_;                                         \
+		if ((level) <= log_get_level() &&                          \
+		    log_ratelimit_allow(&rl_, 5, 1000, &dropped_)) {       \
+			if (dropped_)                                      \
+				log_write((level), (topic), __FILE__,      \
+					  __LINE__,                        \
+					  "(%u similar lines suppressed)", \
+					  dropped_);                       \
+			log_write((level), (topic), __FILE__, __LINE__,    \
+				  __VA_ARGS__);                            \
+		}                                                          \
 	} while (0)
 
 #endif

@@ -35,7 +35,6 @@ enum {
 /* Everything that talks to the server is a task: one request at a time. */
 enum task_id { T_REGISTER, T_NETMAP, T_SIGRECV, T_SIGSEND, T_PROBE, T_COUNT };
 
-
 /*
  * Text from json_dumps goes back to jansson's allocator, which the daemon
  * may have replaced (ctl_json_use_wiping_alloc): never plain free().

@@ -40,23 +40,23 @@
 #include "common/addr.h"
 
 enum {
-	TURN_DEFAULT_LIFETIME_S = 600,	      /* RFC 8656 §2.2 */
-	TURN_PERMISSION_LIFETIME_S = 300,     /* RFC 8656 §9 */
-	TURN_CHANNEL_LIFETIME_S = 600,	      /* RFC 8656 §12 */
-	TURN_CHANNEL_MIN = 0x4000,	      /* RFC 8656 §12 */
-	TURN_CHANNEL_MAX = 0x4FFF,	      /* RFC 8656 §12 */
-	TURN_MAX_PEERS = 64,		      /* permissions+channels per client */
-	TURN_MAX_DATA = 1500,		      /* largest payload to/from a peer */
-	TURN_CRED_MAX = 256,		      /* username, password, realm, nonce */
+	TURN_DEFAULT_LIFETIME_S = 600, /* RFC 8656 §2.2 */
+	TURN_PERMISSION_LIFETIME_S = 300, /* RFC 8656 §9 */
+	TURN_CHANNEL_LIFETIME_S = 600, /* RFC 8656 §12 */
+	TURN_CHANNEL_MIN = 0x4000, /* RFC 8656 §12 */
+	TURN_CHANNEL_MAX = 0x4FFF, /* RFC 8656 §12 */
+	TURN_MAX_PEERS = 64, /* permissions+channels per client */
+	TURN_MAX_DATA = 1500, /* largest payload to/from a peer */
+	TURN_CRED_MAX = 256, /* username, password, realm, nonce */
 };
 
 enum turn_state {
-	TURN_STATE_IDLE,	 /* created, not started */
-	TURN_STATE_ALLOCATING,	 /* Allocate in flight (maybe after a 401) */
-	TURN_STATE_ALLOCATED,	 /* relayed address usable */
-	TURN_STATE_CLOSING,	 /* Refresh(LIFETIME 0) in flight */
-	TURN_STATE_CLOSED,	 /* deallocated (or gave up closing) */
-	TURN_STATE_FAILED,	 /* allocation refused, lost or timed out */
+	TURN_STATE_IDLE, /* created, not started */
+	TURN_STATE_ALLOCATING, /* Allocate in flight (maybe after a 401) */
+	TURN_STATE_ALLOCATED, /* relayed address usable */
+	TURN_STATE_CLOSING, /* Refresh(LIFETIME 0) in flight */
+	TURN_STATE_CLOSED, /* deallocated (or gave up closing) */
+	TURN_STATE_FAILED, /* allocation refused, lost or timed out */
 };
 
 struct turn_config {
@@ -75,9 +75,9 @@ struct turn_config {
 	const char *username;
 	const char *password;
 	const char *rest_secret;
-	const char *rest_id;	  /* default "icemesh" */
-	uint64_t rest_expiry;	  /* Unix seconds; required with rest_secret */
-	const char *software;	  /* SOFTWARE attribute; NULL: none */
+	const char *rest_id; /* default "icemesh" */
+	uint64_t rest_expiry; /* Unix seconds; required with rest_secret */
+	const char *software; /* SOFTWARE attribute; NULL: none */
 	/* LIFETIME asked for in Allocate and Refresh; 0: the default 600 s. */
 	uint32_t lifetime_s;
 	/* Relayed address family (REQUESTED-ADDRESS-FAMILY); 0 = AF_INET. */
@@ -101,15 +101,16 @@ struct turn_config {
 
 struct turn_callbacks {
 	/* Required. Send one datagram to `to` (always the configured server). */
-	void (*send)(void *arg, const union sockaddr_any *to, const uint8_t *buf,
-		     size_t len);
+	void (*send)(void *arg, const union sockaddr_any *to,
+		     const uint8_t *buf, size_t len);
 	/*
 	 * The allocation succeeded (once per allocation): relayed address
 	 * (the relay candidate), the server-reflexive address the server saw
 	 * (XOR-MAPPED-ADDRESS), and the granted lifetime.
 	 */
 	void (*allocated)(void *arg, const union sockaddr_any *relayed,
-			  const union sockaddr_any *mapped, uint32_t lifetime_s);
+			  const union sockaddr_any *mapped,
+			  uint32_t lifetime_s);
 	/*
 	 * The allocation failed or was lost: err is -EACCES (credentials
 	 * refused), -ETIMEDOUT (no answer), -ECONNREFUSED (another STUN error,
@@ -132,18 +133,19 @@ struct turn_callbacks {
 };
 
 struct turn_stats {
-	uint64_t requests_sent;	   /* first transmissions */
+	uint64_t requests_sent; /* first transmissions */
 	uint64_t retransmits;
-	uint64_t auth_retries;	   /* 401 answered with credentials */
-	uint64_t stale_nonces;	   /* 438 recovered from */
-	uint64_t refreshes;	   /* successful allocation Refreshes */
-	uint64_t permission_refreshes; /* successful CreatePermission, not first */
-	uint64_t channel_refreshes;    /* successful ChannelBind, not first */
+	uint64_t auth_retries; /* 401 answered with credentials */
+	uint64_t stale_nonces; /* 438 recovered from */
+	uint64_t refreshes; /* successful allocation Refreshes */
+	uint64_t
+		permission_refreshes; /* successful CreatePermission, not first */
+	uint64_t channel_refreshes; /* successful ChannelBind, not first */
 	uint64_t data_sent_indication;
 	uint64_t data_sent_channel;
 	uint64_t data_recv_indication;
 	uint64_t data_recv_channel;
-	uint64_t dropped;	   /* malformed, unauthenticated, unknown */
+	uint64_t dropped; /* malformed, unauthenticated, unknown */
 };
 
 struct turn_client;
@@ -155,7 +157,8 @@ struct turn_client;
  * callback; string too long) or -ENOMEM.
  */
 int turn_client_create(const struct turn_config *cfg,
-		       const struct turn_callbacks *cb, struct turn_client **out);
+		       const struct turn_callbacks *cb,
+		       struct turn_client **out);
 /* Free everything and wipe the credentials. Sends nothing. NULL is fine. */
 void turn_client_destroy(struct turn_client *c);
 
