@@ -128,7 +128,7 @@ struct mesh {
 	/* TURN: one allocation for every peer */
 	struct turn_client *turn;
 	union sockaddr_any turn_server, relayed, mapped;
-	char turn_user[COORDC_TURN_FIELD_MAX + 1];
+	struct coordc_turn turn_info; /* from the map (password: wipe) */
 	bool turn_settled, have_relay;
 
 	/* local bases */
@@ -865,11 +865,27 @@ static void turn_stop(struct mesh *m)
 	uv_timer_stop(&m->turn_retry);
 }
 
-static void turn_apply(struct mesh *m, const struct coordc_netmap *nm)
+/* A new allocation from what the map said (m->turn_info). */
+static void turn_create(struct mesh *m)
 {
 	struct turn_config tc;
 	struct turn_callbacks cb = { turn_send, turn_allocated, turn_failed,
 				     turn_data, NULL, m };
+
+	memset(&tc, 0, sizeof(tc));
+	tc.server = m->turn_server;
+	tc.username = m->turn_info.username;
+	tc.password = m->turn_info.password;
+	tc.software = "icemesh";
+	tc.relay_family = m->turn_server.sa.sa_family;
+	if (turn_client_create(&tc, &cb, &m->turn))
+		return;
+	m->turn_settled = false;
+	turn_client_start(m->turn, now_ms());
+}
+
+static void turn_apply(struct mesh *m, const struct coordc_netmap *nm)
+{
 	union sockaddr_any srv;
 
 	if (!nm->has_turn || !nm->turn.n_servers ||
@@ -878,21 +894,13 @@ static void turn_apply(struct mesh *m, const struct coordc_netmap *nm)
 		return;
 	}
 	if (m->turn && addr_equal(&srv, &m->turn_server) &&
-	    !strcmp(m->turn_user, nm->turn.username))
+	    !strcmp(m->turn_info.username, nm->turn.username))
 		return; /* same server and credentials */
 	turn_stop(m);
-	memset(&tc, 0, sizeof(tc));
-	tc.server = srv;
-	tc.username = nm->turn.username;
-	tc.password = nm->turn.password;
-	tc.software = "icemesh";
-	tc.relay_family = srv.sa.sa_family;
-	if (turn_client_create(&tc, &cb, &m->turn))
-		return;
 	m->turn_server = srv;
-	snprintf(m->turn_user, sizeof(m->turn_user), "%s", nm->turn.username);
-	m->turn_settled = false;
-	turn_client_start(m->turn, now_ms());
+	sodium_memzero(&m->turn_info, sizeof(m->turn_info));
+	m->turn_info = nm->turn;
+	turn_create(m);
 }
 
 /* ------------------------------------------------------------ overlay */
@@ -1830,6 +1838,13 @@ static void on_addr_timer(uv_timer_t *t)
 	log_info(TOPIC, "this node's addresses changed (%zu now): "
 			"restarting ICE with every awake peer",
 		 m->n_hosts);
+	if (m->cc) {
+		/* its TCP connections left from an address that may be gone:
+		 * new ones at once, before the signals of the new sessions */
+		coordc_free(m->cc);
+		m->cc = NULL;
+		coord_start(m, NULL);
+	}
 	for (size_t i = 0; i < m->n_peers; i++) {
 		struct mpeer *p = m->peers[i];
 
@@ -1840,9 +1855,8 @@ static void on_addr_timer(uv_timer_t *t)
 	}
 	if (m->turn && m->n_hosts) {
 		/* the allocation belongs to the old address: a new one */
-		turn_client_close(m->turn, now_ms());
-		m->have_relay = false;
-		turn_client_start(m->turn, now_ms());
+		turn_stop(m);
+		turn_create(m);
 	}
 	arm_timer(m);
 }
@@ -2045,6 +2059,7 @@ static void on_closed(uv_handle_t *h)
 	free(m->ping);
 	free(m->nc);
 	sodium_memzero(m->sk, sizeof(m->sk));
+	sodium_memzero(&m->turn_info, sizeof(m->turn_info));
 	free(m->peers);
 	free(m);
 }

@@ -130,6 +130,15 @@ connected() { status_json "$1" | grep -q '"connected":true'; }
 expect "a reconnects to the coordinator by itself" lab_wait 40 connected a
 expect "after that, a -> b still direct" [ "$(path_of a b)" = direct ]
 
+# b's underlay address changes: ICE restarts, the tunnel recovers
+lab_exec b ip addr del "${LAB_IP4[b]}/24" dev eth0
+lab_exec b ip addr add 10.1.0.99/24 dev eth0
+lab_exec b ip route replace default via 10.1.0.1
+expect "b's address changed: a pings b again" lab_wait 40 pings a b
+expect "b's address changed: b pings c again (relay)" lab_wait 40 pings b c
+expect "b logged the change and restarted ICE" \
+	grep -q "addresses changed" "$LAB_DIR/b/icemeshd.log"
+
 # a node removed on the coordinator is torn down on every peer
 "$COORD" nodes remove c --state-dir "$state" >/dev/null 2>&1 ||
 	lab_die "nodes remove c failed"
