@@ -1845,6 +1845,11 @@ static void on_addr_timer(uv_timer_t *t)
 		m->cc = NULL;
 		coord_start(m, NULL);
 	}
+	if (m->turn && m->n_hosts) {
+		/* the allocation belongs to the old address: a new one */
+		turn_stop(m);
+		turn_create(m);
+	}
 	for (size_t i = 0; i < m->n_peers; i++) {
 		struct mpeer *p = m->peers[i];
 
@@ -1852,11 +1857,6 @@ static void on_addr_timer(uv_timer_t *t)
 			peer_sleep(p, NULL);
 			peer_wake(p, 0);
 		}
-	}
-	if (m->turn && m->n_hosts) {
-		/* the allocation belongs to the old address: a new one */
-		turn_stop(m);
-		turn_create(m);
 	}
 	arm_timer(m);
 }
