@@ -14,7 +14,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "wg_test_util.h"
 #include "wireguard/aead.h"
@@ -208,19 +210,22 @@ static void test_vectors(void **state)
 	assert_memory_equal(kr.recv, t_send, 32);
 	assert_int_equal(ki.remote_index, 0x55667788);
 	assert_int_equal(kr.remote_index, 0x11223344);
-	/* no key stays in libcrypto's contexts: they were re-keyed to zero */
+	/*
+	 * No key stays in libcrypto's contexts: the digest state is cleansed
+	 * by every final, and the keyed-MAC context was re-keyed with zeros.
+	 */
 	{
 		static const uint8_t zero[32];
-		uint8_t got[32], want[32];
+		uint8_t got[16], want[16];
 		size_t n = 0;
+		EVP_MAC_CTX *kctx = f->b2.kmacctx;
 
-		assert_int_equal(EVP_MAC_init(f->b2.hmacctx, NULL, 0, NULL), 1);
-		assert_int_equal(EVP_MAC_update(f->b2.hmacctx, zero, 1), 1);
-		assert_int_equal(EVP_MAC_final(f->b2.hmacctx, got, &n, 32), 1);
+		assert_int_equal(EVP_MAC_init(kctx, NULL, 0, NULL), 1);
+		assert_int_equal(EVP_MAC_update(kctx, zero, 1), 1);
+		assert_int_equal(EVP_MAC_final(kctx, got, &n, 16), 1);
 		assert_int_equal(
-			wg_blake2s_hmac(&f->b2, want, zero, zero, 1, NULL, 0),
-			0);
-		assert_memory_equal(got, want, 32);
+			wg_blake2s_mac(&f->b2, want, zero, 32, zero, 1), 0);
+		assert_memory_equal(got, want, 16);
 		wg_blake2s_scrub(&f->b2);
 	}
 	/* both handshakes are wiped once the keys are out */
@@ -381,6 +386,68 @@ static void test_tai64n(void **state)
 	assert_int_equal(t[0], 0x40);
 }
 
+/*
+ * HASH and the RFC 2104 HMAC written over the provider's digest functions
+ * against OpenSSL's own generic paths (EVP_Digest, EVP_MAC "HMAC"), for
+ * inputs shorter and longer than a block, split at every place a caller may
+ * split them; plus RFC 7693 Appendix B's BLAKE2s-256("abc").
+ */
+static void test_primitives_match_openssl(void **state)
+{
+	struct fx *f = *state;
+	char digest[] = "BLAKE2S-256";
+	OSSL_PARAM hp[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest,
+						 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *hctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	uint8_t msg[200], key[32], got[32], want[32];
+	unsigned int wl = 0;
+	size_t hl = 0;
+
+	assert_non_null(hctx);
+	assert_int_equal(EVP_MAC_CTX_set_params(hctx, hp), 1);
+	wgt_unhex(want, 32,
+		  "508c5e8c327c14e2e1a72ba34eeb452f"
+		  "37458b209ed63a294d999b4c86675982");
+	assert_int_equal(wg_blake2s_hash(&f->b2, got, "abc", 3, NULL, 0), 0);
+	assert_memory_equal(got, want, 32);
+	assert_int_equal(wg_blake2s_hash(&f->b2, got, "a", 1, "bc", 2), 0);
+	assert_memory_equal(got, want, 32);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7 + 3);
+	for (size_t len = 0; len <= sizeof(msg); len += 13) {
+		size_t cut = len / 3;
+
+		for (size_t i = 0; i < sizeof(key); i++)
+			key[i] = (uint8_t)(len + i * 31);
+		assert_int_equal(EVP_Digest(msg, len, want, &wl,
+					    EVP_get_digestbyname(digest), NULL),
+				 1);
+		assert_int_equal(wg_blake2s_hash(&f->b2, got, msg, cut,
+						 msg + cut, len - cut),
+				 0);
+		assert_memory_equal(got, want, 32);
+		assert_int_equal(EVP_MAC_init(hctx, key, sizeof(key), NULL), 1);
+		assert_int_equal(EVP_MAC_update(hctx, msg, len), 1);
+		assert_int_equal(EVP_MAC_final(hctx, want, &hl, 32), 1);
+		assert_int_equal(wg_blake2s_hmac(&f->b2, got, key, msg, cut,
+						 msg + cut, len - cut),
+				 0);
+		assert_memory_equal(got, want, 32);
+		/* out may be the key or the input, as noise.c's KDF needs */
+		memcpy(got, key, 32);
+		assert_int_equal(wg_blake2s_hmac(&f->b2, got, got, msg, cut,
+						 msg + cut, len - cut),
+				 0);
+		assert_memory_equal(got, want, 32);
+	}
+	EVP_MAC_CTX_free(hctx);
+	EVP_MAC_free(hmac);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +457,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_and_wrong_keys,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zero_dh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_primitives_match_openssl,
+						setup, teardown),
 		cmocka_unit_test(test_tai64n),
 	};
 

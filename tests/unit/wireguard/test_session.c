@@ -702,6 +702,175 @@ static void test_bad_input(void **state)
 	expect_data(f, &f->a, &f->b, good, n, 100, 8);
 }
 
+/* Fix up MAC1 (and clear MAC2) of msg as a sender that knows `pub` would. */
+static void remac(struct wg_blake2s *b2, const uint8_t pub[WG_KEY_LEN],
+		  uint8_t *msg, size_t len)
+{
+	struct wg_cookie_maker m;
+
+	assert_int_equal(wg_cookie_maker_init(&m, b2, pub), 0);
+	assert_int_equal(wg_cookie_add_macs(&m, b2, msg, len, 0), 0);
+	wg_cookie_maker_clear(&m);
+}
+
+/* libcrypto allocations of one transport keypair (two cipher contexts). */
+static uint64_t keypair_allocs(void)
+{
+	struct wg_aead_key k = { 0 };
+	uint8_t key[32] = { 1 };
+	uint64_t before = wgt_openssl_allocs();
+
+	assert_int_equal(wg_aead_key_init(&k, key), 0);
+	wg_aead_key_clear(&k);
+	return 2 * (wgt_openssl_allocs() - before);
+}
+
+/*
+ * Handshake messages whose MAC1 is valid — anyone who knows our public key
+ * can make them — are processed without a libcrypto allocation: forgeries
+ * of every field of an initiation, initiations from an unknown key and
+ * sealed to another responder, replays, forged responses and cookie
+ * replies, and the cookie path under load. A successful handshake then
+ * allocates only its new keypair's two cipher contexts (device.c makes
+ * them when the session begins), nothing for the messages themselves.
+ */
+static void test_handshake_no_alloc(void **state)
+{
+	struct fx *f = *state;
+	struct node c;
+	struct wg_peer *pc;
+	struct wg_blake2s b2;
+	const struct wg_device_stats *sb = wg_device_stats(f->b.dev);
+	const struct wg_device_stats *sa = wg_device_stats(f->a.dev);
+	uint8_t init[148], buf[148], resp[92], other[148], unknown[148];
+	uint8_t cookie[64];
+	uint64_t allocs, per_keypair, bad, forged = 0;
+	struct wg_rx rx;
+
+	/* warm-up: one handshake; every context exists from here on */
+	handshake(f, &f->a, &f->b);
+	assert_int_equal(wg_blake2s_init(&b2), 0);
+	per_keypair = keypair_allocs();
+	assert_true(per_keypair > 0); /* the counter sees libcrypto */
+	/* C knows B (unknown to B) and makes one initiation for B, one for A */
+	node_init(&c, "192.0.2.3:51820", 0xc3);
+	assert_int_equal(wg_device_add_peer(c.dev,
+					    wg_device_public_key(f->b.dev),
+					    NULL, &pc),
+			 0);
+	wg_peer_set_endpoint(pc, &f->b.addr);
+	wg_peer_start_handshake(pc, f->now);
+	assert_int_equal(c.nout, 1);
+	memcpy(unknown, c.out[0].buf, sizeof(unknown));
+	wg_device_remove_peer(c.dev, pc);
+	assert_int_equal(wg_device_add_peer(c.dev,
+					    wg_device_public_key(f->a.dev),
+					    NULL, &pc),
+			 0);
+	wg_peer_set_endpoint(pc, &f->b.addr);
+	c.nout = 0;
+	wg_peer_start_handshake(pc, f->now);
+	assert_int_equal(c.nout, 1);
+	memcpy(other, c.out[0].buf, sizeof(other));
+	remac(&b2, wg_device_public_key(f->b.dev), other, sizeof(other));
+	/* A's next initiation, held back */
+	f->now += REKEY_TIMEOUT_MS + 1000;
+	f->a.nout = 0;
+	wg_peer_start_handshake(f->a.peer, f->now);
+	assert_int_equal(f->a.nout, 1);
+	memcpy(init, f->a.out[0].buf, sizeof(init));
+	f->a.nout = 0;
+
+	allocs = wgt_openssl_allocs();
+	bad = sb->rx_handshake_bad;
+	/* every single-bit forgery of ephemeral, static and timestamp */
+	for (size_t i = 8 * 8; i < 116 * 8; i++) {
+		memcpy(buf, init, sizeof(buf));
+		buf[i / 8] ^= (uint8_t)(1 << (i % 8));
+		remac(&b2, wg_device_public_key(f->b.dev), buf, sizeof(buf));
+		assert_true(wg_device_recv(f->b.dev, &f->a.addr, buf,
+					   sizeof(buf), f->now, &rx) < 0);
+		forged++;
+	}
+	/* sealed to another responder's key; from a key B does not know */
+	assert_true(wg_device_recv(f->b.dev, &c.addr, other, sizeof(other),
+				   f->now, &rx) < 0);
+	assert_int_equal(wg_device_recv(f->b.dev, &c.addr, unknown,
+					sizeof(unknown), f->now, &rx),
+			 -ENOENT);
+	assert_int_equal(sb->rx_handshake_bad, bad + forged + 2);
+	assert_int_equal(f->b.nout, 0);
+	assert_int_equal(sb->rx_bad_mac1, 0);
+	assert_int_equal(wgt_openssl_allocs(), allocs);
+	/* the genuine one is answered (B's next keypair), its replay is not */
+	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, init,
+					sizeof(init), f->now, &rx),
+			 0);
+	assert_int_equal(wgt_openssl_allocs(), allocs + per_keypair);
+	allocs = wgt_openssl_allocs();
+	assert_int_equal(f->b.nout, 1);
+	memcpy(resp, f->b.out[0].buf, sizeof(resp));
+	f->b.nout = 0;
+	f->now += 1000;
+	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, init,
+					sizeof(init), f->now, &rx),
+			 -EALREADY);
+	/* forged responses to A's pending handshake, MAC1 valid for A */
+	bad = sa->rx_handshake_bad;
+	for (size_t i = 12 * 8; i < 60 * 8; i += 3) {
+		uint8_t r[92];
+
+		memcpy(r, resp, sizeof(r));
+		r[i / 8] ^= (uint8_t)(1 << (i % 8));
+		remac(&b2, wg_device_public_key(f->a.dev), r, sizeof(r));
+		assert_true(wg_device_recv(f->a.dev, &f->b.addr, r, sizeof(r),
+					   f->now, &rx) < 0);
+		forged++;
+	}
+	assert_int_equal(sa->rx_handshake_bad, bad + (48 * 8 + 2) / 3);
+	/* forged cookie replies for A's pending handshake */
+	memset(cookie, 0x77, sizeof(cookie));
+	wg_msg_set_header(cookie, WG_MSG_COOKIE);
+	memcpy(cookie + 4, init + 4, 4); /* A's index */
+	for (int i = 0; i < 8; i++) {
+		cookie[8 + i] ^= 0x5a;
+		assert_int_equal(wg_device_recv(f->a.dev, &f->b.addr, cookie,
+						sizeof(cookie), f->now, &rx),
+				 -EBADMSG);
+	}
+	/* under load: a cookie reply is made, a MAC2 checked */
+	wg_device_report_backlog(f->b.dev, WG_UNDER_LOAD_BACKLOG, f->now);
+	assert_int_equal(wg_device_recv(f->b.dev, &f->a.addr, init,
+					sizeof(init), f->now, &rx),
+			 -EBUSY);
+	assert_int_equal(f->b.nout, 1);
+	f->b.nout = 0;
+	assert_int_equal(wgt_openssl_allocs(), allocs);
+
+	/* the held response still completes the handshake */
+	assert_int_equal(wg_device_recv(f->a.dev, &f->b.addr, resp,
+					sizeof(resp), f->now, &rx),
+			 0);
+	f->a.nout = 0;
+	f->now += WG_UNDER_LOAD_AFTER_MS + 1000;
+	/* full handshakes, started from either side: only their keypairs */
+	for (int round = 0; round < 6; round++) {
+		uint64_t before;
+
+		f->now += REKEY_TIMEOUT_MS + 1000;
+		before = wgt_openssl_allocs();
+		if (round % 2)
+			handshake(f, &f->b, &f->a);
+		else
+			handshake(f, &f->a, &f->b);
+		/* a keypair on each side */
+		assert_int_equal(wgt_openssl_allocs() - before,
+				 2 * per_keypair);
+	}
+	wg_blake2s_free(&b2);
+	wg_device_destroy(c.dev);
+}
+
 /* A device that does not know the sender's key: valid MAC1, no session. */
 static void test_unknown_peer(void **state)
 {
@@ -928,6 +1097,7 @@ int main(void)
 		T(test_roaming),
 		T(test_cookie_under_load),
 		T(test_bad_input),
+		T(test_handshake_no_alloc),
 		T(test_unknown_peer),
 		T(test_peer_table),
 		T(test_deadline_heap),
