@@ -28,6 +28,7 @@ int wg_aead_key_init(struct wg_aead_key *k, const uint8_t key[WG_AEAD_KEY_LEN])
 		goto err;
 	k->enc = enc;
 	k->dec = dec;
+	k->live = true;
 	return 0;
 err:
 	/* EVP_CIPHER_CTX_free cleanses the key schedule it holds */
@@ -44,6 +45,43 @@ void wg_aead_key_clear(struct wg_aead_key *k)
 	EVP_CIPHER_CTX_free(k->dec);
 	k->enc = NULL;
 	k->dec = NULL;
+	k->live = false;
+}
+
+/* A cipher argument of NULL keeps the context's cipher: a re-key in place. */
+static int rekey_in_place(struct wg_aead_key *k,
+			  const uint8_t key[WG_AEAD_KEY_LEN])
+{
+	if (EVP_EncryptInit_ex(k->enc, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DecryptInit_ex(k->dec, NULL, NULL, key, NULL) != 1)
+		return -EIO;
+	return 0;
+}
+
+int wg_aead_key_rekey(struct wg_aead_key *k, const uint8_t key[WG_AEAD_KEY_LEN])
+{
+	int rc;
+
+	if (!k->enc || !k->dec) {
+		wg_aead_key_clear(k);
+		return wg_aead_key_init(k, key);
+	}
+	k->live = false;
+	rc = rekey_in_place(k, key);
+	if (rc == 0)
+		k->live = true;
+	return rc;
+}
+
+void wg_aead_key_wipe(struct wg_aead_key *k)
+{
+	static const uint8_t zero[WG_AEAD_KEY_LEN];
+
+	if (!k)
+		return;
+	k->live = false;
+	if (k->enc && k->dec)
+		rekey_in_place(k, zero);
 }
 
 int wg_aead_seal(struct wg_aead_key *k, uint64_t counter, uint8_t *dst,
@@ -54,7 +92,7 @@ int wg_aead_seal(struct wg_aead_key *k, uint64_t counter, uint8_t *dst,
 	uint8_t n[12];
 	int l1 = 0, l2 = 0;
 
-	if (!c || len > INT_MAX || adlen > INT_MAX)
+	if (!c || !k->live || len > INT_MAX || adlen > INT_MAX)
 		return -EIO;
 	nonce_of(n, counter);
 	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, n) != 1)
@@ -78,7 +116,8 @@ int wg_aead_open(struct wg_aead_key *k, uint64_t counter, uint8_t *dst,
 	size_t plen;
 	int l1 = 0, l2 = 0;
 
-	if (!c || len < WG_AEAD_TAG_LEN || len > INT_MAX || adlen > INT_MAX)
+	if (!c || !k->live || len < WG_AEAD_TAG_LEN || len > INT_MAX ||
+	    adlen > INT_MAX)
 		return -EBADMSG;
 	plen = len - WG_AEAD_TAG_LEN;
 	/* copy the tag first: dst may overlap src */

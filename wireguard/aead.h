@@ -14,6 +14,7 @@
 #ifndef ICEMESH_WIREGUARD_AEAD_H
 #define ICEMESH_WIREGUARD_AEAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,12 +28,27 @@ enum {
 struct wg_aead_key {
 	void *enc; /* EVP_CIPHER_CTX *, owned */
 	void *dec; /* EVP_CIPHER_CTX *, owned */
+	bool live; /* holds a key (not wiped) */
 };
 
 /* Load a key; 0 or -ENOMEM. The caller wipes its own copy of key. */
 int wg_aead_key_init(struct wg_aead_key *k, const uint8_t key[WG_AEAD_KEY_LEN]);
 /* Wipe and free the contexts; accepts a zeroed or already-cleared key. */
 void wg_aead_key_clear(struct wg_aead_key *k);
+/*
+ * Load a new key into k, re-keying the contexts it already has in place —
+ * no allocation — or making them as wg_aead_key_init does when it has none.
+ * 0 or -ENOMEM / -EIO. For a keypair slot that is reused session after
+ * session (the contexts of OpenSSL 3.0 cost 3 allocations each to make).
+ */
+int wg_aead_key_rekey(struct wg_aead_key *k,
+		      const uint8_t key[WG_AEAD_KEY_LEN]);
+/*
+ * Overwrite the key in k's contexts with zeros and keep the contexts for a
+ * later wg_aead_key_rekey; until then k seals and opens nothing.
+ * Allocation-free; wg_aead_key_clear still frees.
+ */
+void wg_aead_key_wipe(struct wg_aead_key *k);
 
 /*
  * Seal len bytes of src into dst (len + 16 bytes; dst may equal src) with

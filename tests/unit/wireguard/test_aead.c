@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "wg_test_util.h"
 #include "wireguard/aead.h"
 
 static uint8_t key[32], pt[9100], ct[9100 + 16], out[9100 + 16];
@@ -117,14 +118,72 @@ static void test_xaead(void **state)
 			 -EBADMSG);
 }
 
+/*
+ * A keypair slot reused session after session: re-keying its contexts in
+ * place seals exactly as a fresh key does and allocates nothing; a wiped key
+ * refuses to work, and what its contexts still hold is the all-zero key.
+ */
+static void test_rekey_and_wipe(void **state)
+{
+	struct wg_aead_key k = { 0 }, fresh = { 0 };
+	uint8_t key1[32], key2[32], c1[64 + 16], c2[64 + 16], n[12];
+	static const uint8_t zero[32];
+	unsigned long long l;
+	uint64_t before;
+
+	randombytes_buf(key1, sizeof(key1));
+	randombytes_buf(key2, sizeof(key2));
+	randombytes_buf(pt, 64);
+	/* on a zeroed struct, rekey makes the contexts */
+	before = wgt_openssl_allocs();
+	assert_int_equal(wg_aead_key_rekey(&k, key1), 0);
+	assert_true(wgt_openssl_allocs() > before);
+	assert_int_equal(wg_aead_seal(&k, 9, c1, pt, 64, NULL, 0), 0);
+	assert_int_equal(wg_aead_key_init(&fresh, key2), 0);
+	assert_int_equal(wg_aead_seal(&fresh, 9, c2, pt, 64, NULL, 0), 0);
+	wg_aead_key_clear(&fresh);
+
+	before = wgt_openssl_allocs();
+	assert_int_equal(wg_aead_key_rekey(&k, key2), 0);
+	assert_int_equal(wg_aead_seal(&k, 9, ct, pt, 64, NULL, 0), 0);
+	assert_memory_equal(ct, c2, sizeof(c2));
+	assert_int_equal(wg_aead_open(&k, 9, out, c2, sizeof(c2), NULL, 0), 0);
+	assert_memory_equal(out, pt, 64);
+	assert_int_equal(wg_aead_open(&k, 9, out, c1, sizeof(c1), NULL, 0),
+			 -EBADMSG);
+	wg_aead_key_wipe(&k);
+	assert_int_equal(wg_aead_seal(&k, 9, ct, pt, 64, NULL, 0), -EIO);
+	assert_int_equal(wg_aead_open(&k, 9, out, c2, sizeof(c2), NULL, 0),
+			 -EBADMSG);
+	/* white box: the contexts were re-keyed with zeros */
+	k.live = true;
+	assert_int_equal(wg_aead_seal(&k, 9, ct, pt, 64, NULL, 0), 0);
+	sodium_nonce(n, 9);
+	assert_int_equal(crypto_aead_chacha20poly1305_ietf_encrypt(
+				 out, &l, pt, 64, NULL, 0, NULL, n, zero),
+			 0);
+	assert_memory_equal(ct, out, sizeof(c1));
+	wg_aead_key_wipe(&k);
+	/* and back to the first key, still without allocating */
+	assert_int_equal(wg_aead_key_rekey(&k, key1), 0);
+	assert_int_equal(wg_aead_seal(&k, 9, ct, pt, 64, NULL, 0), 0);
+	assert_memory_equal(ct, c1, sizeof(c1));
+	assert_int_equal(wgt_openssl_allocs(), before);
+	wg_aead_key_clear(&k);
+	wg_aead_key_wipe(&k); /* a cleared key: nothing to do */
+	assert_int_equal(wg_aead_seal(&k, 9, ct, pt, 64, NULL, 0), -EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_libsodium),
 		cmocka_unit_test(test_forgeries_fail),
 		cmocka_unit_test(test_xaead),
+		cmocka_unit_test(test_rekey_and_wipe),
 	};
 
+	wgt_count_openssl_allocs();
 	if (sodium_init() < 0)
 		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
