@@ -43,6 +43,7 @@ DEMO_LOG=$(mktemp "${TMPDIR:-/tmp}/icemesh-demo.XXXXXX.log")
 exec 2>"$DEMO_LOG"
 demo_exit() {
 	local rc=$?
+	set +e # tear down whatever happens, even if the screen went away
 	if [ "$rc" -ne 0 ]; then
 		printf '\nThe demo FAILED. The last lines of its log (%s):\n' "$DEMO_LOG" >&3
 		tail -n 25 "$DEMO_LOG" | sed 's/^/    /' >&3
@@ -61,6 +62,9 @@ demo_exit() {
 
 lab_init
 trap demo_exit EXIT
+# A closed screen (demo.sh | head) must end in the teardown, not in death
+# by SIGPIPE: the failed write ends the script through set -e instead.
+trap '' PIPE
 mesh_init
 
 step "Building a small internet in network namespaces"
