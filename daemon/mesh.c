@@ -1912,8 +1912,14 @@ static int open_dp(struct mesh *m)
 
 	r = dp_create(&dc, &m->dp);
 	if (r) {
-		log_error(TOPIC, "TUN %s: %s%s", m->ifname, strerror(-r),
-			  r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+		if (r == -EADDRINUSE)
+			log_error(TOPIC, "UDP port %u is in use (another "
+					 "icemeshd? see --port)",
+				  m->cfg.port);
+		else
+			log_error(TOPIC, "TUN %s: %s%s", m->ifname,
+				  strerror(-r),
+				  r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		return r;
 	}
 	snprintf(m->ifname, sizeof(m->ifname), "%s", dp_ifname(m->dp));
@@ -2066,15 +2072,17 @@ static void on_closed(uv_handle_t *h)
 
 void mesh_destroy(struct mesh *m)
 {
-	uv_handle_t *hs[] = {
-		(uv_handle_t *)&m->timer,      (uv_handle_t *)&m->housekeep,
-		(uv_handle_t *)&m->addr_timer, (uv_handle_t *)&m->up_timer,
-		(uv_handle_t *)&m->turn_retry, (uv_handle_t *)&m->ping->timer,
-		(uv_handle_t *)&m->nc->timer,
-	};
+	uv_handle_t *hs[7];
 
 	if (!m)
 		return;
+	hs[0] = (uv_handle_t *)&m->timer;
+	hs[1] = (uv_handle_t *)&m->housekeep;
+	hs[2] = (uv_handle_t *)&m->addr_timer;
+	hs[3] = (uv_handle_t *)&m->up_timer;
+	hs[4] = (uv_handle_t *)&m->turn_retry;
+	hs[5] = (uv_handle_t *)&m->ping->timer;
+	hs[6] = (uv_handle_t *)&m->nc->timer;
 	m->destroying = true;
 	ctlsrv_destroy(m->ctl);
 	m->ctl = NULL;
