@@ -15,6 +15,7 @@
 #                                    |                  |
 #                                    b                  c
 set -eu
+# shellcheck source=tests/lab/lib/lab.sh
 . "$(dirname "$0")/lib/lab.sh"
 BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 COORD=$BUILD/icemesh-coord
@@ -25,6 +26,7 @@ for f in "$COORD" "$D" "$CLI"; do
 done
 
 lab_init
+# shellcheck disable=SC2119 # lab functions whose arguments are optional
 lab_coturn
 lab_public coord
 lab_public a
@@ -59,12 +61,13 @@ expect() { # DESCRIPTION CMD...
 	fi
 }
 
+declare -A PIDS=()
 start_node() { # NAME
 	mkdir -p "$LAB_DIR/$1"
 	lab_bg "$1" "$LAB_DIR/$1/icemeshd.log" "$D" --foreground \
 		--state-dir "$LAB_DIR/$1/state" --socket "$LAB_DIR/$1/sock" \
 		--log-level debug
-	eval "PID_$1=$LAB_LAST_PID"
+	PIDS[$1]=$LAB_LAST_PID
 	lab_wait 10 test -S "$LAB_DIR/$1/sock" ||
 		{ cat "$LAB_DIR/$1/icemeshd.log" >&2; lab_die "$1: no socket"; }
 }
@@ -100,10 +103,10 @@ done
 pings() { # FROM PEER -> the ping's output
 	cli "$1" ping "$2" -c 3 >"$LAB_DIR/ping-$1-$2.log" 2>&1
 }
-for pair in "a b" "b a" "a c" "b c"; do
-	set -- $pair
-	expect "$1 pings $2 through the mesh" lab_wait 30 pings "$1" "$2"
-	sed 's/^/  /' "$LAB_DIR/ping-$1-$2.log" >&2
+for pair in a:b b:a a:c b:c; do
+	from=${pair%:*} to=${pair#*:}
+	expect "$from pings $to through the mesh" lab_wait 30 pings "$from" "$to"
+	sed 's/^/  /' "$LAB_DIR/ping-$from-$to.log" >&2
 done
 expect "the kernel's ping crosses the overlay a -> b" \
 	lab_exec a ping -c 2 -W 2 "$ip_b"
@@ -151,8 +154,8 @@ expect "a can no longer ping c (unknown peer)" bash -c "! '$CLI' --socket '$LAB_
 
 # a restart keeps the identity and address, and rejoins by itself
 key_b=$(status_json b | sed -n 's/^{"self":{[^}]*"public_key":"\([^"]*\)".*/\1/p')
-kill "$PID_b"
-lab_wait 10 bash -c "! kill -0 $PID_b 2>/dev/null" || lab_die "b did not stop"
+kill "${PIDS[b]}"
+lab_wait 10 bash -c "! kill -0 ${PIDS[b]} 2>/dev/null" || lab_die "b did not stop"
 start_node b
 up_again() { status_json b | grep -q '"state":"running"'; }
 expect "b: rejoins by itself after a restart" lab_wait 15 up_again
