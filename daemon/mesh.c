@@ -62,6 +62,8 @@ struct mpeer {
 	bool selected;
 	struct ice_pair_info sel;
 	uint64_t woke_ms, active_ms, retry_at_ms, lost_at_ms;
+	uint64_t offered_ms; /* our description last sent */
+	uint32_t reoffer_ms; /* then again after this (doubling) */
 	bool failed; /* the agent said no pair can work */
 	uint64_t last_bytes;
 	uint64_t last_hs_s; /* last handshake we logged */
@@ -134,6 +136,15 @@ struct mesh {
 	/* local bases */
 	struct ice_host_addr hosts[MAX_HOSTS];
 	size_t n_hosts;
+
+	/* signals from nodes our map does not name yet (it lags theirs) */
+	struct held_signal {
+		uint8_t key[COORDC_KEY_LEN];
+		uint8_t *msg;
+		size_t len;
+		uint64_t at_ms;
+	} held[MESH_HELD_SIGNALS];
+	size_t n_held;
 
 	struct ping *ping;
 	struct netcheck *nc;
@@ -261,6 +272,7 @@ static void flush_signal(struct mpeer *p)
 	if (!p->agent)
 		return;
 	if (p->desc_pending) {
+		p->offered_ms = now_ms();
 		len = sigmsg_build(buf, sizeof(buf), SIGMSG_DESC, p->mygen,
 				   p->ack, ice_agent_ufrag(p->agent),
 				   ice_agent_pwd(p->agent),
@@ -356,6 +368,65 @@ static void on_desc(struct mpeer *p, const struct sigmsg *s)
 	flush_signal(p);
 }
 
+/*
+ * A signal from a node our map does not name yet: the coordinator's maps
+ * reach nodes at different moments (publishes are coalesced), so a new
+ * node's offer may come first. Kept a while, replayed when the map has it.
+ */
+static void hold_signal(struct mesh *m, const uint8_t key[COORDC_KEY_LEN],
+			const uint8_t *msg, size_t len)
+{
+	struct held_signal *h;
+
+	if (m->n_held == MESH_HELD_SIGNALS) {
+		free(m->held[0].msg);
+		memmove(m->held, m->held + 1,
+			(MESH_HELD_SIGNALS - 1) * sizeof(m->held[0]));
+		m->n_held--;
+	}
+	h = &m->held[m->n_held];
+	h->msg = malloc(len);
+	if (!h->msg)
+		return;
+	memcpy(h->key, key, COORDC_KEY_LEN);
+	memcpy(h->msg, msg, len);
+	h->len = len;
+	h->at_ms = now_ms();
+	m->n_held++;
+	log_debug(TOPIC, "signal from a node not in the map yet: held");
+}
+
+static void cc_signal(const uint8_t from_key[COORDC_KEY_LEN], uint64_t from_id,
+		      const uint8_t *msg, size_t len, void *arg);
+
+/* Replay held signals whose sender the map now names; drop stale ones. */
+static void replay_held(struct mesh *m)
+{
+	size_t i, j;
+	uint64_t now = now_ms();
+
+	for (i = j = 0; i < m->n_held; i++) {
+		struct held_signal h = m->held[i];
+
+		if (now - h.at_ms > MESH_HELD_MS) {
+			free(h.msg);
+		} else if (find_key(m, h.key)) {
+			cc_signal(h.key, 0, h.msg, h.len, m);
+			free(h.msg);
+		} else {
+			m->held[j++] = h;
+		}
+	}
+	m->n_held = j;
+}
+
+static void held_free(struct mesh *m)
+{
+	for (size_t i = 0; i < m->n_held; i++)
+		free(m->held[i].msg);
+	m->n_held = 0;
+}
+
 static void cc_signal(const uint8_t from_key[COORDC_KEY_LEN], uint64_t from_id,
 		      const uint8_t *msg, size_t len, void *arg)
 {
@@ -364,7 +435,7 @@ static void cc_signal(const uint8_t from_key[COORDC_KEY_LEN], uint64_t from_id,
 	struct sigmsg *s;
 
 	if (!p) {
-		log_debug(TOPIC, "signal from a node not in the map");
+		hold_signal(m, from_key, msg, len);
 		return;
 	}
 	s = malloc(sizeof(*s));
@@ -523,6 +594,7 @@ static void peer_wake(struct mpeer *p, uint64_t ack)
 	p->retry_at_ms = 0;
 	p->lost_at_ms = 0;
 	p->failed = false;
+	p->reoffer_ms = MESH_REOFFER_MS;
 	clear_lines(p);
 	ice_agent_start(p->agent, now);
 	flush_signal(p);
@@ -625,6 +697,18 @@ static void housekeep_peer(struct mpeer *p, uint64_t now)
 	}
 	if (!p->agent)
 		return;
+	if (!p->rgen && now - p->offered_ms > p->reoffer_ms) {
+		/* no answer: the peer may have dropped our description (its
+		 * map lagged, it restarted): send it again, whole */
+		log_info(TOPIC, "%s: no answer to our offer: sending it again",
+			 pname(p));
+		p->desc_pending = true;
+		p->n_sent = 0;
+		p->eoc_sent = false;
+		flush_signal(p);
+		if (p->reoffer_ms < 60000)
+			p->reoffer_ms *= 2;
+	}
 	if (p->failed && !p->selected) {
 		peer_sleep(p, "ICE found no path");
 		p->retry_at_ms = now + MESH_RETRY_MS;
@@ -702,7 +786,6 @@ static void route_stun(struct mesh *m, const union sockaddr_any *base,
 			if (p->agent && !strcmp(ice_agent_ufrag(p->agent), user)) {
 				ice_agent_recv(p->agent, base, src, buf, len,
 					       now);
-				p->active_ms = p->active_ms; /* checks: no use */
 				return;
 			}
 		}
@@ -1053,6 +1136,7 @@ static void cc_netmap(const struct coordc_netmap *nm, bool from_cache,
 	stun_apply(m, nm);
 	turn_apply(m, nm);
 	peers_apply(m, nm);
+	replay_held(m);
 	if (!from_cache) {
 		m->registered = true;
 		/* registered: a node removed on the coordinator must not
@@ -2096,6 +2180,7 @@ void mesh_destroy(struct mesh *m)
 	for (size_t i = 0; i < m->n_peers; i++)
 		peer_free(m->peers[i]);
 	m->n_peers = 0;
+	held_free(m);
 	turn_stop(m);
 	dp_destroy(m->dp);
 	m->dp = NULL;

@@ -16,6 +16,9 @@ enum {
 	MESH_IDLE_MS = 300000, /* a peer without traffic goes to sleep */
 	MESH_RETRY_MS = 10000, /* after ICE failed, before trying again */
 	MESH_RESELECT_MS = 10000, /* after consent loss, then a new session */
+	MESH_REOFFER_MS = 3000, /* our offer unanswered: send it again */
+	MESH_HELD_SIGNALS = 32, /* from nodes our map does not name yet */
+	MESH_HELD_MS = 30000, /* how long they are kept */
 	MESH_UP_TIMEOUT_MS = 25000, /* `up` waits this long for the map */
 	MESH_HOUSEKEEP_MS = 1000,
 	MESH_NETCHECK_MS = 2500,
