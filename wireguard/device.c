@@ -163,11 +163,33 @@ static void peer_sync(struct wg_peer *p)
 
 /* ---------------------------------------------------------- keypairs */
 
+/*
+ * Wipe a slot's keys but keep its cipher contexts, so that the next session
+ * in this slot re-keys them in place (wg_aead_key_rekey) instead of making
+ * four new ones: a handshake then allocates nothing once the slots are warm.
+ */
+static void keypair_reset(struct wg_keypair *kp)
+{
+	struct wg_aead_key send = kp->send, recv = kp->recv;
+
+	wg_aead_key_wipe(&send);
+	wg_aead_key_wipe(&recv);
+	sodium_memzero(kp, sizeof(*kp));
+	kp->send = send;
+	kp->recv = recv;
+}
+
 static void keypair_free(struct wg_peer *p, struct wg_keypair *kp)
 {
 	if (!kp || !kp->in_use)
 		return;
 	index_unlink(p->dev, &kp->entry);
+	keypair_reset(kp);
+}
+
+/* Release a slot's cipher contexts: peer removal and device destroy only. */
+static void keypair_slot_release(struct wg_keypair *kp)
+{
 	wg_aead_key_clear(&kp->send);
 	wg_aead_key_clear(&kp->recv);
 	sodium_memzero(kp, sizeof(*kp));
@@ -238,12 +260,12 @@ static int begin_session(struct wg_peer *p, uint64_t now_ms)
 	rc = wg_noise_derive_keys(&dev->env, &p->hs, &keys);
 	if (rc)
 		goto out;
-	memset(kp, 0, sizeof(*kp));
-	rc = wg_aead_key_init(&kp->send, keys.send);
+	keypair_reset(kp);
+	rc = wg_aead_key_rekey(&kp->send, keys.send);
 	if (!rc)
-		rc = wg_aead_key_init(&kp->recv, keys.recv);
+		rc = wg_aead_key_rekey(&kp->recv, keys.recv);
 	if (rc) {
-		wg_aead_key_clear(&kp->send);
+		keypair_reset(kp);
 		goto out;
 	}
 	kp->in_use = true;
@@ -828,6 +850,8 @@ err:
 static void peer_free(struct wg_peer *p)
 {
 	peer_zero_keys(p);
+	for (int i = 0; i < WG_KEYPAIR_SLOTS; i++)
+		keypair_slot_release(&p->slots[i]);
 	wg_cookie_maker_clear(&p->cookie);
 	sodium_memzero(p, sizeof(*p));
 	free(p);
