@@ -65,6 +65,17 @@ const char *render_rtt(double rtt_ms, char *buf, size_t len)
 	return buf;
 }
 
+const char *render_rtt_whole(double rtt_ms, char *buf, size_t len)
+{
+	if (rtt_ms < 0)
+		snprintf(buf, len, "-");
+	else if (rtt_ms < 1)
+		snprintf(buf, len, "<1 ms");
+	else
+		snprintf(buf, len, "%llu ms", (unsigned long long)rtt_ms);
+	return buf;
+}
+
 static const char *render_cand(const struct ctl_cand *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s %s", WORD(cand_words, c->type), c->addr);
@@ -126,7 +137,7 @@ static void peer_row(struct row *row, const struct ctl_peer *p, uint64_t now)
 		snprintf(row->c[COL_PATH], CELL_MAX, "offline");
 	else
 		render_path(&p->path, row->c[COL_PATH], CELL_MAX);
-	render_rtt(p->rtt_ms, row->c[COL_RTT], CELL_MAX);
+	render_rtt_whole(p->rtt_ms, row->c[COL_RTT], CELL_MAX);
 	render_bytes(p->rx_bytes, row->c[COL_RX], CELL_MAX);
 	render_bytes(p->tx_bytes, row->c[COL_TX], CELL_MAX);
 	render_ago(p->last_handshake, now, row->c[COL_HS], CELL_MAX);
@@ -244,7 +255,7 @@ void render_why(FILE *out, const struct ctl_why *w)
 			WORD(pair_words, p->state));
 		if (p->rtt_ms >= 0)
 			fprintf(out, " in %s",
-				render_rtt(p->rtt_ms, rtt, sizeof(rtt)));
+				render_rtt_whole(p->rtt_ms, rtt, sizeof(rtt)));
 		if (p->failure[0])
 			fprintf(out, " (%s)", p->failure);
 		fprintf(out, "\n");

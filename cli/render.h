@@ -18,6 +18,12 @@ const char *render_bytes(uint64_t n, char *buf, size_t len);
 const char *render_ago(uint64_t then, uint64_t now, char *buf, size_t len);
 /* "12.3 ms", or "-" when absent; returns buf. */
 const char *render_rtt(double rtt_ms, char *buf, size_t len);
+/*
+ * For an RTT the daemon knows in whole milliseconds only (ICE's clock is in
+ * ms: a peer's and a candidate pair's RTT): "<1 ms" for 0, "12 ms", or "-"
+ * when absent; never a fraction the measurement does not have. Returns buf.
+ */
+const char *render_rtt_whole(double rtt_ms, char *buf, size_t len);
 /* "direct srflx 198.51.100.4:41641 -> host 10.0.0.2:41641", or "none". */
 const char *render_path(const struct ctl_path *p, char *buf, size_t len);
 

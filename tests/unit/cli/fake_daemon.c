@@ -48,7 +48,7 @@ void fake_fill_peer(struct ctl_peer *p, int i)
 						 "198.51.100.4:41641" };
 		path->remote =
 			(struct ctl_cand){ CTL_CAND_HOST, "10.0.0.2:41641" };
-		p->rtt_ms = 0.84;
+		p->rtt_ms = 0; /* ICE's whole ms: a LAN */
 		p->rx_bytes = 1258291; /* 1.2 MiB */
 		p->tx_bytes = 512;
 		p->last_handshake = FAKE_NOW - 12;
@@ -59,7 +59,7 @@ void fake_fill_peer(struct ctl_peer *p, int i)
 						 "203.0.113.2:50000" };
 		path->remote = (struct ctl_cand){ CTL_CAND_SRFLX,
 						  "198.51.100.9:1024" };
-		p->rtt_ms = 31.5;
+		p->rtt_ms = 31;
 		p->rx_bytes = 2048;
 		p->tx_bytes = 3ULL << 30;
 		p->last_handshake = FAKE_NOW - 125;
@@ -165,7 +165,7 @@ static int answer_why(int fd, uint64_t id, const char *peer)
 		{ { CTL_CAND_RELAY, "203.0.113.2:50000" },
 		  { CTL_CAND_SRFLX, "198.51.100.9:1024" },
 		  CTL_PAIR_SUCCEEDED,
-		  31.5,
+		  31,
 		  "" },
 	};
 	static char reasons[1][CTL_TEXT_MAX] = {

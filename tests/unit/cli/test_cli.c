@@ -106,10 +106,10 @@ static const char status_out[] =
 	"laptop is up: 100.64.0.1, fd7a:115c:a1e0::1\n"
 	"coordinator https://coord.example:8443 (connected)\n"
 	"\n"
-	"PEER  ADDRESS     PATH                                                          RTT       RX       TX  HANDSHAKE\n"
-	"db1   100.64.0.2  direct srflx 198.51.100.4:41641 -> host 10.0.0.2:41641    0.84 ms  1.2 MiB    512 B  12s ago\n"
-	"web   100.64.0.3  relay relay 203.0.113.2:50000 -> srflx 198.51.100.9:1024  31.5 ms  2.0 KiB  3.0 GiB  2m ago\n"
-	"old   100.64.0.4  offline                                                         -      0 B      0 B  never\n";
+	"PEER  ADDRESS     PATH                                                        RTT       RX       TX  HANDSHAKE\n"
+	"db1   100.64.0.2  direct srflx 198.51.100.4:41641 -> host 10.0.0.2:41641    <1 ms  1.2 MiB    512 B  12s ago\n"
+	"web   100.64.0.3  relay relay 203.0.113.2:50000 -> srflx 198.51.100.9:1024  31 ms  2.0 KiB  3.0 GiB  2m ago\n"
+	"old   100.64.0.4  offline                                                       -      0 B      0 B  never\n";
 
 static void test_status(void **state)
 {
@@ -387,7 +387,7 @@ static void test_why(void **state)
 	       "web: relay relay 203.0.113.2:50000 -> srflx 198.51.100.9:1024\n"
 	       "candidate pairs:\n"
 	       "  host 192.168.1.5:41641 -> host 10.0.0.2:41641: failed (no answer to 7 checks)\n"
-	       "  relay 203.0.113.2:50000 -> srflx 198.51.100.9:1024: succeeded in 31.5 ms\n"
+	       "  relay 203.0.113.2:50000 -> srflx 198.51.100.9:1024: succeeded in 31 ms\n"
 	       "why:\n"
 	       "  - the peer's NAT maps each destination to a new port (symmetric)\n"
 	       "what would help:\n"
@@ -780,6 +780,15 @@ static void test_render_units(void **state)
 	assert_string_equal(render_rtt(CTL_RTT_NONE, buf, sizeof(buf)), "-");
 	assert_string_equal(render_rtt(0.5, buf, sizeof(buf)), "0.50 ms");
 	assert_string_equal(render_rtt(120.25, buf, sizeof(buf)), "120.2 ms");
+	/* ICE's whole milliseconds: no fraction it does not have */
+	assert_string_equal(render_rtt_whole(CTL_RTT_NONE, buf, sizeof(buf)),
+			    "-");
+	assert_string_equal(render_rtt_whole(0, buf, sizeof(buf)), "<1 ms");
+	assert_string_equal(render_rtt_whole(0.84, buf, sizeof(buf)), "<1 ms");
+	assert_string_equal(render_rtt_whole(1, buf, sizeof(buf)), "1 ms");
+	assert_string_equal(render_rtt_whole(31, buf, sizeof(buf)), "31 ms");
+	assert_string_equal(render_rtt_whole(1234, buf, sizeof(buf)),
+			    "1234 ms");
 }
 
 int main(void)
