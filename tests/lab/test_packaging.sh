@@ -18,7 +18,7 @@
 #                                                own network namespace): the units
 #                                                under systemd, icemeshd's sandbox,
 #                                                the deploy recipe of
-#                                                docs/packaging.md as written
+#                                                README.md as written
 #                                                (coturn on 203.0.113.10, a veth
 #                                                pair with both ends inside)
 #                                              apt-get purge: file list and
@@ -526,16 +526,16 @@ boot_tests() {
 	stop_container
 }
 
-# A fenced block of docs/packaging.md: the Nth (1-based) after the line
+# A fenced block of README.md: the Nth (1-based) after the line
 # that ends with MARKER.
 doc_block() { # MARKER N
 	awk -v m="$1" -v n="$2" '
 		!seen && index($0, m) && substr($0, length($0) - length(m) + 1) == m { seen = 1; next }
 		seen && /^```/ { if (inside) { if (++k == n) exit; inside = 0 } else inside = 1; next }
-		seen && inside && k == n - 1 { print }' "$top/docs/packaging.md"
+		seen && inside && k == n - 1 { print }' "$top/README.md"
 }
 
-# The coordinator host of "Deploy a real mesh (README draft)", run as
+# The coordinator host of README.md's "Deploy a real mesh", run as
 # written: coturn's configuration, the secret, init, the service, an auth
 # key. The container gets the recipe's public address 203.0.113.10 on a veth
 # pair whose both ends are inside it (nothing leaves). Then a node's
@@ -545,7 +545,7 @@ deploy_recipe() {
 	local conf cmds out key cred user pass server nodekey
 	conf=$(doc_block '`/etc/turnserver.conf`:' 1)
 	cmds=$(doc_block '`/etc/turnserver.conf`:' 2)
-	[ -n "$conf" ] && [ -n "$cmds" ] || { fail "the deploy recipe's blocks not found in docs/packaging.md"; return; }
+	[ -n "$conf" ] && [ -n "$cmds" ] || { fail "the deploy recipe's blocks not found in README.md"; return; }
 	nsenter -t "$INIT" -n ip link add ext0 type veth peer name ext1
 	nsenter -t "$INIT" -n ip address add 203.0.113.10/24 dev ext0
 	nsenter -t "$INIT" -n ip link set ext0 up
