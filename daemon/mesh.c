@@ -28,6 +28,7 @@
 #include "coordinator-client/coordc.h"
 #include "daemon/ctl_server.h"
 #include "daemon/dataplane.h"
+#include "daemon/echo.h"
 #include "daemon/mesh.h"
 #include "daemon/mesh_report.h"
 #include "daemon/nodestate.h"
@@ -75,6 +76,7 @@ struct ping {
 	struct ctlsrv_req *h;
 	struct mpeer *p;
 	uint16_t ident;
+	int af; /* AF_INET: ICMP to dst's IPv4, AF_INET6: ICMPv6 to its IPv6 */
 	uint32_t count, timeout_ms, seq, received;
 	uint64_t sent_us;
 	bool waiting;
@@ -1418,53 +1420,28 @@ static void do_down(struct mesh *m, struct ctlsrv_req *h)
 /* ------------------------------------------------------------ ping */
 
 /*
- * `icemesh ping` sends ICMP echo requests through the overlay, from our
- * overlay address to the peer's: the peer's kernel answers, the reply
- * comes back through WireGuard and is taken before the TUN
- * (rx_intercept), with the path it arrived on.
+ * `icemesh ping` sends ICMP (IPv4) or ICMPv6 echo requests through the
+ * overlay, from our overlay address to the peer's (daemon/echo.c): the
+ * peer's kernel answers, the reply comes back through WireGuard and is
+ * taken before the TUN (rx_intercept), with the path it arrived on.
  */
-static uint16_t csum(const uint8_t *p, size_t len)
+static const void *ping_addr(const struct coordc_node *n, int af)
 {
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return af == AF_INET ? (const void *)&n->ipv4 : (const void *)&n->ipv6;
 }
 
 static void ping_send(struct mesh *m)
 {
 	struct ping *pg = m->ping;
-	uint8_t pkt[20 + 8 + 16];
-	uint16_t c;
+	uint8_t pkt[ECHO_MAX_LEN];
+	int len;
 
-	memset(pkt, 0, sizeof(pkt));
-	pkt[0] = 0x45;
-	pkt[2] = 0;
-	pkt[3] = sizeof(pkt);
-	pkt[8] = 64;
-	pkt[9] = IPPROTO_ICMP;
-	memcpy(pkt + 12, &m->self.ipv4, 4);
-	memcpy(pkt + 16, &pg->p->node.ipv4, 4);
-	c = csum(pkt, 20);
-	pkt[10] = (uint8_t)(c >> 8);
-	pkt[11] = (uint8_t)c;
-	pkt[20] = ICMP_ECHO;
-	pkt[24] = (uint8_t)(pg->ident >> 8);
-	pkt[25] = (uint8_t)pg->ident;
-	pkt[26] = (uint8_t)(pg->seq >> 8);
-	pkt[27] = (uint8_t)pg->seq;
-	memcpy(pkt + 28, "icemesh ping....", 16);
-	c = csum(pkt + 20, sizeof(pkt) - 20);
-	pkt[22] = (uint8_t)(c >> 8);
-	pkt[23] = (uint8_t)c;
+	len = echo_request(pg->af, ping_addr(&m->self, pg->af),
+			   ping_addr(&pg->p->node, pg->af), pg->ident,
+			   (uint16_t)pg->seq, pkt, sizeof(pkt));
 	pg->sent_us = clock_now_us();
 	pg->waiting = true;
-	if (dp_send_packet(m->dp, pkt, sizeof(pkt)))
+	if (len < 0 || dp_send_packet(m->dp, pkt, (size_t)len))
 		log_debug(TOPIC, "ping: not sent");
 }
 
@@ -1479,8 +1456,9 @@ static void ping_finish(struct mesh *m)
 	if (pg->p) {
 		snprintf(r.ping.peer, sizeof(r.ping.peer), "%.63s",
 			 pg->p->node.name);
-		ip_str(AF_INET, &pg->p->node.ipv4, r.ping.ipv4,
-		       sizeof(r.ping.ipv4));
+		if (pg->af == AF_INET)
+			ip_str(AF_INET, &pg->p->node.ipv4, r.ping.ipv4,
+			       sizeof(r.ping.ipv4));
 	}
 	r.ping.sent = pg->seq;
 	r.ping.received = pg->received;
@@ -1528,16 +1506,10 @@ static bool dp_intercept(void *arg, struct wg_peer *wg, const uint8_t *pkt,
 	struct mesh *m = arg;
 	struct ping *pg = m->ping;
 	union ctl_result ev;
-	size_t ihl;
 
-	if (!pg || !pg->waiting || !pg->p || pg->p->wg != wg || len < 28 ||
-	    pkt[0] >> 4 != 4 || pkt[9] != IPPROTO_ICMP)
-		return false;
-	ihl = (size_t)(pkt[0] & 15) * 4;
-	if (ihl < 20 || len < ihl + 8 || pkt[ihl] != ICMP_ECHOREPLY ||
-	    (unsigned)(pkt[ihl + 4] << 8 | pkt[ihl + 5]) != pg->ident ||
-	    (unsigned)(pkt[ihl + 6] << 8 | pkt[ihl + 7]) !=
-		    (pg->seq & 0xffff))
+	if (!pg || !pg->waiting || !pg->p || pg->p->wg != wg ||
+	    !echo_is_reply(pg->af, ping_addr(&pg->p->node, pg->af), pg->ident,
+			   (uint16_t)pg->seq, pkt, len))
 		return false;
 	memset(&ev, 0, sizeof(ev));
 	ev.ping_event.seq = pg->seq;
@@ -1562,13 +1534,39 @@ static bool dp_intercept(void *arg, struct wg_peer *wg, const uint8_t *pkt,
 	return true;
 }
 
+static bool has_ip(const struct coordc_node *n, int af)
+{
+	static const uint8_t zero16[16];
+
+	return af == AF_INET ? n->ipv4.s_addr != 0
+			     : memcmp(&n->ipv6, zero16, 16) != 0;
+}
+
+/*
+ * ICMPv6 when the peer was named by its IPv6 overlay address, or when IPv4
+ * is missing on either side; ICMP otherwise. 0 when no family fits (an
+ * IPv6 address named while this node has no IPv6 overlay address).
+ */
+static int ping_family(const struct mesh *m, const struct mpeer *p,
+		       const char *arg)
+{
+	struct in6_addr a6;
+	bool v4 = has_ip(&m->self, AF_INET) && has_ip(&p->node, AF_INET);
+	bool v6 = has_ip(&m->self, AF_INET6) && has_ip(&p->node, AF_INET6);
+
+	if (inet_pton(AF_INET6, arg, &a6) == 1)
+		return v6 ? AF_INET6 : 0;
+	return v4 ? AF_INET : v6 ? AF_INET6 : 0;
+}
+
 static void do_ping(struct mesh *m, struct ctlsrv_req *h,
 		    const struct ctl_ping_args *a)
 {
 	struct mpeer *p;
 	uint16_t ident;
+	int af;
 
-	if (!m->cc || !m->have_self || !m->self.ipv4.s_addr) {
+	if (!m->cc || !m->have_self) {
 		ctlsrv_reply_error(h, CTL_E_NOT_UP,
 				   "the node is not up: run icemesh up");
 		return;
@@ -1579,9 +1577,11 @@ static void do_ping(struct mesh *m, struct ctlsrv_req *h,
 				   "not in the network map");
 		return;
 	}
-	if (!p->node.ipv4.s_addr) {
+	af = ping_family(m, p, a->peer);
+	if (!af) {
 		ctlsrv_reply_error(h, CTL_E_UNKNOWN_PEER,
-				   "peer '%s' has no IPv4 overlay address",
+				   "no overlay address family that both this "
+				   "node and peer '%s' have",
 				   a->peer);
 		return;
 	}
@@ -1593,6 +1593,7 @@ static void do_ping(struct mesh *m, struct ctlsrv_req *h,
 	m->ping->h = h;
 	m->ping->p = p;
 	m->ping->ident = ident;
+	m->ping->af = af;
 	m->ping->count = a->count;
 	m->ping->timeout_ms = a->timeout_ms;
 	m->ping->seq = m->ping->received = 0;

@@ -122,6 +122,13 @@ cli b why c >&2 || true
 ip6_b=$(overlay_ip6 b)
 expect "the kernel's ping crosses the overlay over IPv6 a -> b ($ip6_b)" \
 	lab_exec a ping -6 -c 2 -W 2 "$ip6_b"
+# icemesh ping to an IPv6 overlay address: ICMPv6 echo through the mesh
+expect "a pings b's IPv6 overlay address with icemesh ping" \
+	lab_wait 15 pings a "$ip6_b"
+sed 's/^/  /' "$LAB_DIR/ping-a-$ip6_b.log" >&2
+# replies, and a result without an IPv4 address: ICMPv6, not a v4 fallback
+expect "the IPv6 ping got replies" grep -q "reply from $ip6_b via direct" "$LAB_DIR/ping-a-$ip6_b.log"
+expect "the IPv6 ping was ICMPv6 to b" grep -q -- "^--- b: " "$LAB_DIR/ping-a-$ip6_b.log"
 
 # the coordinator goes away: tunnels stay; it comes back: nothing changes
 kill "$PID_coord"
