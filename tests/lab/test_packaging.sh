@@ -42,6 +42,7 @@ SERVE_PID=
 NSPAWN_PID=
 INIT=
 BOOT_STATE=
+DEPLOY_KEY=
 FINISHED=
 failures=0
 checks=0
@@ -524,6 +525,7 @@ boot_tests() {
 
 	wireguard_only_in_sandbox
 	deploy_recipe
+	node_recipe
 	stop_container
 }
 
@@ -570,10 +572,11 @@ deploy_recipe() {
 	check "icemesh-coord.service runs after the recipe" in_ct systemctl is-active icemesh-coord
 	key=$(grep -E '^imk_' <<<"$out" | tail -1)
 	check "the recipe printed an auth key" test -n "$key"
+	DEPLOY_KEY=$key
 
 	nodekey=$(head -c 32 /dev/urandom | base64)
 	out=$(nsenter -t "$INIT" -n curl -sk -m 5 -H 'Content-Type: application/json' \
-		-d "{\"auth_key\":\"$key\",\"node_key\":\"$nodekey\",\"hostname\":\"laptop\"}" \
+		-d "{\"auth_key\":\"$key\",\"node_key\":\"$nodekey\",\"hostname\":\"probe\"}" \
 		https://127.0.0.1:8443/v1/register || true)
 	cred=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["credential"])' <<<"$out" 2>/dev/null || true)
 	check "a node registers with that key ($out)" grep -q '^imc_' <<<"$cred"
@@ -594,6 +597,32 @@ print(t["servers"][0], t["username"], t["password"])' <<<"$out" 2>/dev/null || t
 	out=$(timeout 15 nsenter -t "$INIT" -n "$BUILD/icemesh-turn" --server "$server" \
 		--user "$user" --pass "wrong$pass" --duration 1 2>&1 || true)
 	check "and refuses a wrong password" bash -c "! grep -q '^relayed ' <<<'$out'"
+}
+
+# The node half of README.md's recipe, on the container itself (a node on
+# the coordinator host): the package is installed already; the name the
+# recipe gives the coordinator resolves to 203.0.113.10 through the
+# container's /etc/hosts, and the key and pin the coordinator half printed
+# replace the recipe's "imk_..." and "sha256//...".
+node_recipe() {
+	local cmds pin out
+	cmds=$(doc_block '**2. Each node** (Debian 12, as root):' 1)
+	[ -n "$cmds" ] || { fail "the node block of the recipe not found in README.md"; return; }
+	[ -n "$DEPLOY_KEY" ] || { fail "no auth key from the coordinator half"; return; }
+	pin=$(in_ct cat /var/lib/icemesh-coord/tls.pin 2>/dev/null || true)
+	check "the coordinator's pin is in tls.pin ($pin)" grep -q '^sha256//' <<<"$pin"
+	in_ct sh -c 'echo "203.0.113.10 coord.example.net" >>/etc/hosts'
+	# the apt line is what the install above did with the same .deb
+	cmds=$(sed -e '/^apt install /d' -e "s|imk_\.\.\.|$DEPLOY_KEY|g" \
+		-e "s|sha256//\.\.\.|$pin|g" <<<"$cmds")
+	out=$(in_ct bash -euc "$cmds" 2>"$WORK/node.err") ||
+		{ sed 's/^/  /' "$WORK/node.err"; fail "the node recipe's commands failed"; return; }
+	pass
+	printf '%s\n' "$out" | sed 's/^/  node: /'
+	check "icemesh status: the node is up on an overlay address" \
+		grep -qE '^laptop is up: 100\.' <<<"$out"
+	check "icemesh status: the coordinator is connected" \
+		grep -qF 'coordinator https://coord.example.net:8443 (connected' <<<"$out"
 }
 
 # icemeshd --wireguard-only under exactly icemeshd.service's sandbox (only
