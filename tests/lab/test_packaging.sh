@@ -526,6 +526,7 @@ boot_tests() {
 	wireguard_only_in_sandbox
 	deploy_recipe
 	node_recipe
+	systemd_integration
 	stop_container
 }
 
@@ -623,6 +624,91 @@ node_recipe() {
 		grep -qE '^laptop is up: 100\.' <<<"$out"
 	check "icemesh status: the coordinator is connected" \
 		grep -qF 'coordinator https://coord.example.net:8443 (connected' <<<"$out"
+}
+
+# icemeshd.service as systemd sees it once the node is up: the STATUS= line,
+# a reload (SIGHUP: RELOADING=1 ... READY=1) that keeps the process, the
+# overlay address and the coordinator, and a clean stop.
+systemd_integration() {
+	local out pid addr deadline
+	# STATUS= goes out at most once a second: the words of the up may lag
+	deadline=$((SECONDS + 5))
+	while :; do
+		out=$(in_ct systemctl show -P StatusText icemeshd)
+		grep -qE '^running: 100\.' <<<"$out" || [ $SECONDS -ge $deadline ] || { sleep 0.2; continue; }
+		break
+	done
+	check "StatusText says running with the overlay address ($out)" \
+		grep -qE '^running: 100\.' <<<"$out"
+	check "systemctl status shows that STATUS= line" grep -qF "Status: \"$out\"" \
+		<<<"$(in_ct systemctl status --no-pager icemeshd 2>&1 || true)"
+	pid=$(in_ct systemctl show -P MainPID icemeshd)
+	addr=$(in_ct icemesh status 2>/dev/null | sed -n 's/^laptop is up: //p')
+	check "systemctl reload icemeshd succeeds" in_ct systemctl reload icemeshd
+	check "after the reload: active, same process ($pid)" test \
+		"$(in_ct systemctl show -P ActiveState icemeshd) $(in_ct systemctl show -P MainPID icemeshd)" = "active $pid"
+	# SIGHUP restarts the coordinator client: its long-poll is open again.
+	# (icemesh status itself says "not connected" after a reload until the
+	# map changes: the daemon's defect, docs/packaging.md "Not done yet".)
+	deadline=$((SECONDS + 10))
+	while :; do
+		out=$(nsenter -t "$INIT" -n ss -Htnp state established '( dport = :8443 )' 2>&1 || true)
+		grep -q '"icemeshd"' <<<"$out" && break
+		[ $SECONDS -lt $deadline ] || break
+		sleep 0.2
+	done
+	check "after the reload: icemeshd holds a connection to the coordinator ($out)" \
+		grep -q '"icemeshd"' <<<"$out"
+	out=$(in_ct icemesh status 2>&1 || true)
+	check "after the reload: same overlay address ($addr)" \
+		grep -qxF "laptop is up: $addr" <<<"$out"
+	grep -qF '(connected' <<<"$out" ||
+		log "known: after the reload icemesh status says the coordinator is not connected"
+	out=$(in_ct journalctl -q --no-pager -u icemeshd 2>&1 || true)
+	grep -q 'Reloaded.*icemesh mesh VPN node' <<<"$out" || printf '%s\n' "$out" | tail -20 | sed 's/^/  journal: /'
+	check "the journal shows the reload's RELOADING=1 ... READY=1 cycle" \
+		grep -q 'Reloaded.*icemesh mesh VPN node' <<<"$out"
+	watchdog_restart
+	in_ct systemctl stop icemeshd
+	check "systemctl stop: clean (success, status 0)" test \
+		"$(in_ct systemctl show -P Result icemeshd) $(in_ct systemctl show -P ExecMainStatus icemeshd)" = "success 0"
+	check "icemesh0 is gone with it" bash -c "! nsenter -t $INIT -n ip link show icemesh0 2>/dev/null"
+}
+
+# WatchdogSec=: the unit's 30 s shortened to 2 s by a runtime drop-in (the
+# daemon then pings every second); a process that stops pinging (SIGSTOP)
+# is killed and restarted, and rejoins with its address.
+watchdog_restart() {
+	local pid t1 t2 out deadline
+	in_ct mkdir -p /run/systemd/system/icemeshd.service.d
+	printf '[Service]\nWatchdogSec=2s\nWatchdogSignal=SIGKILL\n' |
+		in_ct sh -c 'cat >/run/systemd/system/icemeshd.service.d/watchdog.conf'
+	in_ct systemctl daemon-reload
+	in_ct systemctl restart icemeshd
+	pid=$(in_ct systemctl show -P MainPID icemeshd)
+	t1=$(in_ct systemctl show -P WatchdogTimestampMonotonic icemeshd)
+	sleep 1.6
+	t2=$(in_ct systemctl show -P WatchdogTimestampMonotonic icemeshd)
+	check "WATCHDOG=1 arrives every second with WatchdogSec=2s ($t1 -> $t2)" \
+		test "${t2:-0}" -gt "${t1:-0}"
+	in_ct kill -STOP "$pid"
+	deadline=$((SECONDS + 10))
+	while :; do
+		out="$(in_ct systemctl show -P NRestarts icemeshd) $(in_ct systemctl show -P ActiveState icemeshd)"
+		[ "$out" = "1 active" ] || [ $SECONDS -ge $deadline ] || { sleep 0.2; continue; }
+		break
+	done
+	check "a daemon that stops pinging is killed and restarted ($out)" test "$out" = "1 active"
+	check "by a new process" test "$(in_ct systemctl show -P MainPID icemeshd)" != "$pid"
+	deadline=$((SECONDS + 10))
+	while :; do
+		out=$(in_ct icemesh status 2>&1 || true)
+		grep -q '^laptop is up: 100\.' <<<"$out" || [ $SECONDS -ge $deadline ] || { sleep 0.2; continue; }
+		break
+	done
+	check "which rejoins by itself ($(head -1 <<<"$out"))" grep -q '^laptop is up: 100\.' <<<"$out"
+	in_ct rm -r /run/systemd/system/icemeshd.service.d
+	in_ct systemctl daemon-reload
 }
 
 # icemeshd --wireguard-only under exactly icemeshd.service's sandbox (only
