@@ -31,6 +31,7 @@
 #include "daemon/echo.h"
 #include "daemon/mesh.h"
 #include "daemon/mesh_report.h"
+#include "daemon/netcheck.h"
 #include "daemon/nodestate.h"
 #include "daemon/peerstate.h"
 #include "daemon/sdnotify.h"
@@ -95,6 +96,11 @@ struct netcheck {
 		union sockaddr_any mapped;
 	} srv[ICE_MAX_STUN_SERVERS];
 	size_t n;
+	/* the TURN probe: an Allocate without credentials, answered by 401 */
+	uint8_t turn_tid[STUN_TID_LEN];
+	uint64_t turn_sent_us;
+	bool turn_sent, turn_answered;
+	double turn_rtt_ms;
 };
 
 struct mesh {
@@ -1610,8 +1616,18 @@ static bool netcheck_take(struct mesh *m, const struct stun_msg *msg)
 	struct netcheck *nc = m->nc;
 	bool all = true, hit = false;
 
-	if (!nc->h || msg->cls != STUN_CLASS_SUCCESS)
+	if (!nc->h)
 		return false;
+	if (nc->turn_sent && !nc->turn_answered &&
+	    netcheck_turn_answer(msg, nc->turn_tid)) {
+		nc->turn_answered = true;
+		nc->turn_rtt_ms =
+			(double)(clock_now_us() - nc->turn_sent_us) / 1000.0;
+		hit = true;
+	}
+	if (msg->cls != STUN_CLASS_SUCCESS && !hit)
+		return false;
+	all = !nc->turn_sent || nc->turn_answered;
 	for (size_t i = 0; i < nc->n; i++) {
 		if (!memcmp(nc->srv[i].tid, msg->tid, STUN_TID_LEN) &&
 		    !nc->srv[i].answered &&
@@ -1638,15 +1654,15 @@ static void on_nc_timer(uv_timer_t *t)
 	char (*srflx)[CTL_ADDR_MAX];
 	struct ctl_server *servers;
 	size_t answered = 0;
-	bool same = true;
-	union sockaddr_any first;
+	union sockaddr_any *mapped = NULL;
 
 	if (!nc->h)
 		return;
 	memset(&r, 0, sizeof(r));
 	srflx = calloc(CTL_MAX_SRFLX, sizeof(*srflx));
 	servers = calloc(CTL_MAX_SERVERS, sizeof(*servers));
-	if (!srflx || !servers) {
+	mapped = calloc(ICE_MAX_STUN_SERVERS, sizeof(*mapped));
+	if (!srflx || !servers || !mapped) {
 		ctlsrv_reply_error(nc->h, CTL_E_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -1666,10 +1682,7 @@ static void on_nc_timer(uv_timer_t *t)
 				 "no answer within %u ms", MESH_NETCHECK_MS);
 			continue;
 		}
-		if (answered++ == 0)
-			first = nc->srv[i].mapped;
-		else if (!addr_equal(&first, &nc->srv[i].mapped))
-			same = false;
+		mapped[answered++] = nc->srv[i].mapped;
 		addr_to_str(&nc->srv[i].mapped, a, sizeof(a));
 		for (size_t j = 0; j < r.netcheck.n_srflx; j++)
 			dup |= !strcmp(srflx[j], a);
@@ -1681,21 +1694,41 @@ static void on_nc_timer(uv_timer_t *t)
 
 		s->kind = CTL_SERVER_TURN;
 		addr_to_str(&m->turn_server, s->addr, sizeof(s->addr));
-		s->reachable = m->have_relay;
-		s->rtt_ms = CTL_RTT_NONE;
+		/* reachable: it answered the probe or holds our allocation */
+		s->reachable = nc->turn_answered || m->have_relay;
+		s->rtt_ms = nc->turn_answered ? nc->turn_rtt_ms : CTL_RTT_NONE;
 		if (!m->have_relay)
 			snprintf(s->error, sizeof(s->error),
-				 "no allocation (%s)",
+				 "%sno allocation (%s)",
+				 nc->turn_answered ? "" : "no answer, ",
 				 turn_state_name(turn_client_state(m->turn)));
 	}
-	r.netcheck.mapping = answered < 2 ? CTL_MAPPING_UNKNOWN :
-			     same	  ? CTL_MAPPING_INDEPENDENT :
-					    CTL_MAPPING_DEPENDENT;
+	r.netcheck.mapping = netcheck_mapping(mapped, answered);
 	ctlsrv_reply_ok(nc->h, &r);
 out:
 	nc->h = NULL;
 	free(srflx);
 	free(servers);
+	free(mapped);
+}
+
+/* Time the TURN server: an Allocate without credentials, RFC 8656 §7.2. */
+static void netcheck_send_turn_probe(struct mesh *m)
+{
+	struct netcheck *nc = m->nc;
+	uint8_t buf[64];
+	int len;
+
+	nc->turn_sent = nc->turn_answered = false;
+	if (!m->turn)
+		return;
+	stun_tid_random(nc->turn_tid);
+	len = netcheck_turn_probe(buf, sizeof(buf), nc->turn_tid);
+	if (len < 0)
+		return;
+	nc->turn_sent_us = clock_now_us();
+	nc->turn_sent = true;
+	dp_send_datagram(m->dp, &m->turn_server, buf, (size_t)len);
 }
 
 static void do_netcheck(struct mesh *m, struct ctlsrv_req *h)
@@ -1731,8 +1764,9 @@ static void do_netcheck(struct mesh *m, struct ctlsrv_req *h)
 			dp_send_datagram(m->dp, &m->stun[i], buf, b.len);
 		nc->n++;
 	}
-	uv_timer_start(&nc->timer, on_nc_timer, nc->n ? MESH_NETCHECK_MS : 0,
-		       0);
+	netcheck_send_turn_probe(m);
+	uv_timer_start(&nc->timer, on_nc_timer,
+		       nc->n || nc->turn_sent ? MESH_NETCHECK_MS : 0, 0);
 }
 
 /* ------------------------------------------------------------ why */

@@ -26,8 +26,9 @@ for f in "$COORD" "$D" "$CLI"; do
 done
 
 lab_init
-# shellcheck disable=SC2119 # lab functions whose arguments are optional
-lab_coturn
+# coturn on two internet addresses: two STUN servers for netcheck's mapping
+lab_inet_alt
+lab_coturn "--listening-ip=$LAB_INET4_ALT"
 lab_public coord
 lab_public a
 lab_nat nat-b restricted
@@ -37,8 +38,8 @@ lab_host c nat-c
 
 state=$LAB_DIR/coord-state
 "$COORD" init --state-dir "$state" --turn "$LAB_TURN_ADDR" \
-	--stun "$LAB_TURN_ADDR" --turn-secret "$LAB_TURN_SECRET" \
-	>"$LAB_DIR/init.log" 2>&1 || { cat "$LAB_DIR/init.log" >&2; lab_die "init failed"; }
+	--stun "$LAB_TURN_ADDR" --stun "$LAB_TURN_ADDR_ALT" \
+	--turn-secret "$LAB_TURN_SECRET" >"$LAB_DIR/init.log" 2>&1 || { cat "$LAB_DIR/init.log" >&2; lab_die "init failed"; }
 key=$("$COORD" authkey create --reusable --state-dir "$state" 2>/dev/null)
 start_coord() {
 	lab_bg coord "$LAB_DIR/coord.log" "$COORD" serve --state-dir "$state" \
@@ -129,6 +130,19 @@ sed 's/^/  /' "$LAB_DIR/ping-a-$ip6_b.log" >&2
 # replies, and a result without an IPv4 address: ICMPv6, not a v4 fallback
 expect "the IPv6 ping got replies" grep -q "reply from $ip6_b via direct" "$LAB_DIR/ping-a-$ip6_b.log"
 expect "the IPv6 ping was ICMPv6 to b" grep -q -- "^--- b: " "$LAB_DIR/ping-a-$ip6_b.log"
+
+# netcheck against the two coturn listeners: the NAT's mapping (RFC 4787)
+# and the TURN server's round trip (an Allocate's 401)
+netcheck_says() { # NODE MAPPING
+	cli "$1" netcheck >"$LAB_DIR/netcheck-$1.log" 2>&1 || return 1
+	grep -q "^mapping: $2 " "$LAB_DIR/netcheck-$1.log" &&
+		grep -q "stun $LAB_TURN_ADDR_ALT: reachable in " "$LAB_DIR/netcheck-$1.log" &&
+		grep -q "turn $LAB_TURN_ADDR: reachable in [0-9.]* ms" "$LAB_DIR/netcheck-$1.log"
+}
+expect "netcheck on a: endpoint-independent, TURN timed" netcheck_says a endpoint-independent
+expect "netcheck on b: endpoint-independent (restricted cone), TURN timed" netcheck_says b endpoint-independent
+expect "netcheck on c: endpoint-dependent (symmetric), TURN timed" netcheck_says c endpoint-dependent
+sed 's/^/  /' "$LAB_DIR/netcheck-c.log" >&2
 
 # the coordinator goes away: tunnels stay; it comes back: nothing changes
 kill "$PID_coord"

@@ -358,6 +358,17 @@ lab_coturn_ready() {
 		lab_exec inet ss -Hlun "sport = :3478" | grep -q "\[$LAB_INET6\]:3478"
 }
 
+# A second internet address, for coturn only: a test that needs two STUN
+# servers (netcheck's mapping, RFC 4787) calls this before lab_coturn and
+# starts it with `lab_coturn "--listening-ip=$LAB_INET4_ALT"`; the STUN
+# server there is then $LAB_TURN_ADDR_ALT. Hosts start at .10: .2 is free.
+LAB_INET4_ALT=203.0.113.2
+lab_inet_alt() {
+	ip -n "$(lab_ns inet)" addr add "$LAB_INET4_ALT/24" dev lan ||
+		lab_die "cannot add $LAB_INET4_ALT to the internet"
+	LAB_TURN_ADDR_ALT=$LAB_INET4_ALT:3478
+}
+
 lab_coturn_log() {
 	printf '%s\n' "$LAB_DIR/coturn/turnserver.log"
 }
