@@ -350,7 +350,13 @@ static void netmap_take(struct coordc *c, struct coordc_netmap *nm,
 	coordc_netmap_free(c->nm);
 	c->nm = nm;
 	c->version = nm->version;
-	c->have_version = true;
+	/*
+	 * A cached map's version is not asked about: the first poll after a
+	 * start goes without since=, so a fresh map comes at once instead of
+	 * waiting for the next change (versions jump after a server restart
+	 * anyway, and a daemon counts itself connected on a fresh map).
+	 */
+	c->have_version = !from_cache;
 	if (!from_cache) {
 		c->st.netmaps++;
 		ret = state_path(c, "netmap.json", path);

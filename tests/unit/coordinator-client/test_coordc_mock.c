@@ -36,6 +36,7 @@ struct mock {
 	pthread_mutex_t mu;
 	char self_key[45];
 	unsigned health, reg, netmap, sig_get, sig_post;
+	bool netmap_since[64]; /* per netmap request: did it carry since=? */
 };
 
 static struct mock M = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -103,6 +104,8 @@ static void handler(const struct testsrv_req *req, void *arg, unsigned *status,
 		free(node);
 	} else if (get && strcmp(req->url, "/v1/netmap") == 0) {
 		n = ++M.netmap;
+		if (n < 64)
+			M.netmap_since[n] = req->since != NULL;
 		if (n <= 2) {
 			*status = 503;
 			*body = error_json("unavailable");
@@ -179,6 +182,11 @@ static void run_for(uv_loop_t *loop, unsigned ms, bool (*pred)(void *),
 static bool got_map(void *arg)
 {
 	return ((struct seen *)arg)->netmaps > 0;
+}
+
+static bool got_fresh(void *arg)
+{
+	return ((struct seen *)arg)->netmaps > 1;
 }
 
 static unsigned count(unsigned *field)
@@ -268,6 +276,35 @@ static void test_retries_and_no_spin(void **state)
 	assert_int_equal(seen.downs, 0);
 	assert_string_equal(seen.fatal, "");
 	assert_true(coordc_is_up(c));
+	assert_true(M.netmap_since[5]); /* after a fresh map: since= */
+
+	/*
+	 * Started again on the same state (a daemon reload or restart): the
+	 * cached map is handed over, but the first poll does not offer its
+	 * version, or a server with nothing new would hold it until the next
+	 * change and the node would wait that long for a fresh map.
+	 */
+	coordc_free(c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	memset(&seen, 0, sizeof(seen));
+	unsigned n0 = count(&M.netmap);
+	c = coordc_new(&loop, &cfg);
+	assert_non_null(c);
+	assert_int_equal(coordc_start(c), 0);
+	assert_int_equal(seen.netmaps, 1); /* the cached one, inside start */
+	run_for(&loop, 3000, got_fresh, &seen);
+	assert_int_equal(seen.netmaps, 2); /* and the fresh one */
+	/* a poll of the old client may still reach the server after n0, so
+	 * look for the new client's first poll among all that came since */
+	bool asked_fresh = false;
+	unsigned n1 = count(&M.netmap);
+
+	assert_true(n1 > n0 && n1 < 64);
+	pthread_mutex_lock(&M.mu);
+	for (unsigned k = n0 + 1; k <= n1; k++)
+		asked_fresh |= !M.netmap_since[k];
+	pthread_mutex_unlock(&M.mu);
+	assert_true(asked_fresh);
 
 	coordc_free(c);
 	uv_run(&loop, UV_RUN_DEFAULT);

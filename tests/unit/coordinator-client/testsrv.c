@@ -161,6 +161,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	req.url = url;
 	req.auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 					       "Authorization");
+	req.since =
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
 	req.body = cn->body ? cn->body : "";
 	req.body_len = cn->len;
 	s->h(&req, s->arg, &status, &body);

@@ -24,6 +24,7 @@ int testsrv_cert_write(const struct testsrv_cert *c, const char *path);
 
 struct testsrv_req {
 	const char *method, *url, *auth;
+	const char *since; /* the since= query argument, or NULL */
 	const char *body;
 	size_t body_len;
 };
