@@ -163,7 +163,7 @@ deps:
 # ---------------------------------------------------------------- tests
 # Each stage prints a line 'stage: N passed, N failed' and records it; `check`
 # runs every stage even after a failure, then the summary fails the command.
-unit: $(TESTS)
+unit: $(PROGS) $(TOOLS) $(TESTS)
 	$(Q)tests/run unit $(BUILD)/tests $(TESTS)
 
 fuzz:
